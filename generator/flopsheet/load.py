@@ -1,0 +1,555 @@
+"""Loading a spec file: YAML with line numbers, validation, and expansion of blocks into layers."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Mapping
+
+from pydantic import ValidationError
+
+from . import conventions as conv
+from . import expr, yaml_lines
+from .errors import Problem, SpecError, location
+from .names import defined_name_problem, sheet_name_problem
+from .network import InputParam, Layer, Network
+from .ops import HYPERPARAMETERS, REGISTRY
+from .spec import OP_NAMES, LayerEntry, Spec
+
+STANDARD_INPUTS = {
+    "h": (Fraction(224), "Input height in pixels"),
+    "w": (Fraction(224), "Input width in pixels"),
+    "b": (Fraction(1), "Batch size (batch norm's training statistics depend on it)"),
+}
+MAX_LAYERS = 200_000
+MAX_BLOCK_DEPTH = 10
+
+# Fields each op accepts, besides name, op, from, block, repeat and share_weights.
+OP_FIELDS: dict[str, set[str]] = {
+    "input": {"channels"},
+    "conv2d": {"out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias"},
+    "conv_transpose2d": {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
+                         "output_padding", "bias"},
+    "max_pool2d": {"kernel", "stride", "padding", "dilation", "ceil_mode"},
+    "avg_pool2d": {"kernel", "stride", "padding", "ceil_mode"},
+    "global_avg_pool": set(),
+    "batch_norm": set(),
+    "linear": {"out_features", "flatten", "bias"},
+    "upsample": {"mode", "scale", "size_of"},
+    "add": set(), "multiply": set(), "concat": set(),
+    "activation": {"function"},
+}
+REQUIRED_FIELDS = {
+    "input": ("channels",), "conv2d": ("out_channels", "kernel"),
+    "conv_transpose2d": ("out_channels", "kernel"), "max_pool2d": ("kernel",),
+    "avg_pool2d": ("kernel",), "linear": ("out_features",),
+}
+_COMMON_FIELDS = {"name", "op", "from_", "block", "repeat", "share_weights"}
+_FIELD_ALIASES = {"from_": "from", "with_": "with"}
+
+
+def suggest(word: str, choices) -> str:
+    """Return ' (did you mean X?)' for the closest choice, or ''."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def load_network(path: Path | str) -> Network:
+    """Read, validate and expand a spec file; raise SpecError naming every problem found."""
+    path = Path(path)
+    text = _read_text(path)
+    try:
+        document = yaml_lines.load(text)
+    except yaml_lines.YamlError as error:
+        raise SpecError([Problem(location(path, error.line), str(error))]) from None
+    if document is None:
+        raise SpecError([Problem(str(path), "the file is empty: write a spec with 'model' and 'layers' "
+                                            "(see specs/README.md)")])
+    if not isinstance(document, dict):
+        raise SpecError([Problem(location(path, getattr(document, "line", 1)),
+                                 "a spec must be a YAML mapping with 'model' and 'layers', "
+                                 f"not a {type(document).__name__}")])
+    try:
+        spec = Spec.model_validate(document)
+    except ValidationError as error:
+        raise SpecError(_validation_problems(error, document, path)) from None
+    return _Builder(spec, document, path, text).build()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError([Problem(str(path), "file not found: check the path")]) from None
+    except IsADirectoryError:
+        raise SpecError([Problem(str(path), "is a folder, not a spec file")]) from None
+    except OSError as error:
+        raise SpecError([Problem(str(path), f"cannot read the file: {error.strerror}")]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SpecError([Problem(str(path), f"not a UTF-8 text file (byte {error.start}): "
+                                            "save the spec as UTF-8 YAML")]) from None
+
+
+def _validation_problems(error: ValidationError, document, path: Path) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = tuple(_FIELD_ALIASES.get(step, step) if isinstance(step, str) else step
+                    for step in item["loc"])
+        line = yaml_lines.line_of(document, loc)
+        field = ".".join(str(step) for step in loc)
+        message = _describe_validation_error(item, loc, document)
+        problems.append(Problem(location(path, line), f"{field}: {message}"))
+    return problems
+
+
+def _describe_validation_error(item: dict, loc: tuple, document) -> str:
+    kind = item["type"]
+    value = item.get("input")
+    if kind == "extra_forbidden":
+        known = _known_keys(loc)
+        return f"unknown field {loc[-1]!r}{suggest(loc[-1], known)}: remove it or fix its spelling"
+    if kind == "literal_error" and loc[-1] == "op":
+        return (f"unknown op {value!r}{suggest(value, OP_NAMES)}: "
+                f"use one of {', '.join(OP_NAMES)}")
+    if kind == "missing":
+        return "missing: add this field"
+    return f"{item['msg']} (found {value!r})"
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    models = {"model": "ModelInfo", "inputs": "InputDef", "blocks": "BlockDef"}
+    if len(loc) == 1:
+        return list(Spec.model_fields)
+    if "layers" in loc:
+        return [f.alias or name for name, f in LayerEntry.model_fields.items()]
+    from . import spec as spec_module
+    model = getattr(spec_module, models.get(loc[0], "Spec"))
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+@dataclass
+class _Scope:
+    """Names visible to a group of layers: local layer names and block arguments."""
+
+    prefix: str
+    names: dict[str, str]
+    args: Mapping[str, Fraction]
+    label: str | None
+    repeat: expr.Expr | None
+    share_weights: bool
+    depth: int
+
+
+class _Builder:
+    """Turns a validated Spec into a Network, collecting every problem."""
+
+    def __init__(self, spec: Spec, document, path: Path, text: str):
+        self.spec = spec
+        self.document = document
+        self.path = path
+        self.text = text
+        self.problems: list[Problem] = []
+        self.layers: list[Layer] = []
+        self.global_names: dict[str, Layer] = {}
+
+    def problem(self, line: int | None, message: str) -> None:
+        self.problems.append(Problem(location(self.path, line), message))
+
+    def line(self, *path) -> int | None:
+        return yaml_lines.line_of(self.document, path)
+
+    def build(self) -> Network:
+        self._check_model()
+        inputs = self._inputs()
+        input_names = {p.name for p in inputs}
+        conventions = self._conventions()
+        top = _Scope(prefix="", names={}, args={}, label=None, repeat=None,
+                     share_weights=False, depth=0)
+        self.input_names = input_names
+        self._expand(self.spec.layers, top, ("layers",), default_from=None)
+        if self.problems:
+            raise SpecError(self.problems)
+        info = self.spec.model
+        return Network(name=info.name, title=info.title or info.name, source=info.source,
+                       description=info.description, shape_mode=self.spec.shape_mode,
+                       inputs=inputs, conventions=conventions, layers=tuple(self.layers),
+                       path=self.path, text=self.text)
+
+    # Model, inputs and conventions.
+
+    def _check_model(self) -> None:
+        name = self.spec.model.name
+        problem = sheet_name_problem(name)
+        if problem:
+            self.problem(self.line("model", "name"),
+                         f"model name {name!r} cannot name a sheet: {problem}; choose a shorter plain name")
+        if any(ch in name for ch in "/\\") or name in (".", ".."):
+            self.problem(self.line("model", "name"), f"model name {name!r} cannot name a file")
+        lowered = name.lower()
+        if lowered in ("inputs", "conventions", "summary", "spec"):
+            self.problem(self.line("model", "name"),
+                         f"model name {name!r} is taken by a sheet of the workbook: choose another")
+
+    def _inputs(self) -> tuple[InputParam, ...]:
+        params = []
+        declared = dict(self.spec.inputs)
+        for name, (default, description) in STANDARD_INPUTS.items():
+            if name not in declared:
+                params.append(InputParam(name, default, description))
+        for name, definition in declared.items():
+            line = self.line("inputs", name)
+            problem = defined_name_problem(name)
+            if problem:
+                self.problem(line, f"input name {name!r} cannot be a workbook name: {problem}; rename it")
+                continue
+            if name in conv.BY_NAME or name in _RULE_NAMES:
+                self.problem(line, f"input name {name!r} is reserved: rename it")
+                continue
+            value = self._constant(definition.default, {}, line, f"inputs.{name}.default")
+            if value is not None and value <= 0:
+                self.problem(line, f"inputs.{name}.default: must be positive (found {value}): "
+                                   "use a positive number")
+                value = None
+            if value is None:
+                continue
+            description = definition.description or STANDARD_INPUTS.get(name, (0, ""))[1]
+            params.append(InputParam(name, value, description))
+        order = {name: i for i, name in enumerate(STANDARD_INPUTS)}
+        params.sort(key=lambda p: order.get(p.name, len(order)))
+        return tuple(params)
+
+    def _conventions(self) -> dict[str, Fraction]:
+        overrides = {}
+        for name, value in self.spec.conventions.items():
+            line = self.line("conventions", name)
+            if name not in conv.BY_NAME:
+                self.problem(line, f"unknown convention {name!r}{suggest(name, conv.BY_NAME)}: "
+                                   f"use one of {', '.join(conv.BY_NAME)}")
+                continue
+            number = self._constant(value, {}, line, f"conventions.{name}")
+            if number is not None:
+                if number < 0:
+                    self.problem(line, f"conventions.{name}: must not be negative (found {number})")
+                    continue
+                overrides[name] = number
+        return conv.resolve(overrides)
+
+    def _constant(self, value, args: Mapping[str, Fraction], line, field: str) -> Fraction | None:
+        """Evaluate a quantity with the block arguments ``args``; record a problem and return None on failure."""
+        try:
+            tree = expr.parse(value)
+            return expr.evaluate_number(tree, args)
+        except expr.ExpressionError as error:
+            known = f"; known names: {', '.join(sorted(args))}" if args else ""
+            self.problem(line, f"{field}: {error}{known}")
+            return None
+
+    # Layers and blocks.
+
+    def _expand(self, entries: list[LayerEntry], scope: _Scope, doc_path: tuple,
+                default_from: str | None) -> str | None:
+        previous = default_from
+        for index, entry in enumerate(entries):
+            line = self.line(*doc_path, index)
+            if len(self.layers) > MAX_LAYERS:
+                self.problem(line, f"more than {MAX_LAYERS} layers: split the network")
+                return previous
+            full_name = scope.prefix + entry.name
+            inputs = self._resolve_inputs(entry, scope, previous, line)
+            if entry.use is not None:
+                output = self._expand_use(entry, scope, doc_path + (index,), inputs, line)
+            elif entry.op is None:
+                self.problem(line, f"layer {entry.name!r}: missing 'op' (or 'use' for a block): add one")
+                output = None
+            else:
+                output = self._add_layer(entry, scope, inputs, line, full_name)
+            if output is not None:
+                if entry.name in scope.names and scope.names[entry.name] != output:
+                    self.problem(line, f"duplicate layer name {entry.name!r}: rename one of them")
+                scope.names[entry.name] = output
+                previous = output
+        return previous
+
+    def _resolve_inputs(self, entry: LayerEntry, scope: _Scope, previous: str | None,
+                        line: int | None) -> tuple[str, ...] | None:
+        if entry.op == "input":
+            if entry.from_ is not None:
+                self.problem(line, f"layer {entry.name!r}: an input layer takes no 'from': remove it")
+            return ()
+        requested = entry.from_
+        if requested is None:
+            if previous is None:
+                self.problem(line, f"layer {entry.name!r}: no previous layer to read from: "
+                                   "start the network with an 'input' layer or set 'from'")
+                return None
+            return (previous,)
+        names = [requested] if isinstance(requested, str) else list(requested)
+        resolved = []
+        for name in names:
+            target = self._lookup(name, scope)
+            if target is None:
+                later = any(e.name == name for e in self.spec.layers)
+                hint = (" (it is defined later: a layer may only read earlier layers)"
+                        if later else suggest(name, list(scope.names) + list(self.global_names)))
+                self.problem(line, f"layer {entry.name!r}: 'from' names unknown layer {name!r}{hint}")
+                return None
+            resolved.append(target)
+        return tuple(resolved)
+
+    def _lookup(self, name: str, scope: _Scope) -> str | None:
+        if name in scope.names:
+            return scope.names[name]
+        if scope.depth == 0 and name in self.global_names:
+            return name
+        return None
+
+    def _expand_use(self, entry: LayerEntry, scope: _Scope, doc_path: tuple,
+                    inputs: tuple[str, ...] | None, line: int | None) -> str | None:
+        definition = self.spec.blocks.get(entry.use)
+        if definition is None:
+            self.problem(line, f"layer {entry.name!r}: unknown block {entry.use!r}"
+                               f"{suggest(entry.use, self.spec.blocks)}: define it under 'blocks'")
+            return None
+        if scope.depth >= MAX_BLOCK_DEPTH:
+            self.problem(line, f"blocks nested deeper than {MAX_BLOCK_DEPTH} levels: "
+                               "check for a block that uses itself")
+            return None
+        if inputs is None:
+            return None
+        if len(inputs) != len(definition.inputs):
+            self.problem(line, f"layer {entry.name!r}: block {entry.use!r} takes {len(definition.inputs)} "
+                               f"input(s) ({', '.join(definition.inputs)}), 'from' gives {len(inputs)}")
+            return None
+        args = self._block_args(entry, definition, scope, line)
+        if args is None:
+            return None
+        repeat = self._repeat(entry, scope, line)
+        inner = _Scope(prefix=scope.prefix + entry.name + ".",
+                       names=dict(zip(definition.inputs, inputs)), args=args,
+                       label=scope.label or (scope.prefix + entry.name) if entry.block is None else entry.block,
+                       repeat=repeat, share_weights=scope.share_weights or entry.share_weights,
+                       depth=scope.depth + 1)
+        block_path = ("blocks", entry.use, "layers")
+        last = self._expand(definition.layers, inner, block_path, default_from=inputs[0])
+        if definition.output is not None:
+            if definition.output not in inner.names:
+                self.problem(self.line("blocks", entry.use, "output"),
+                             f"block {entry.use!r}: output {definition.output!r} is not one of its layers")
+                return None
+            return inner.names[definition.output]
+        return last
+
+    def _block_args(self, entry, definition, scope: _Scope, line) -> dict[str, Fraction] | None:
+        given = dict(entry.with_ or {})
+        unknown = set(given) - set(definition.params)
+        for name in sorted(unknown):
+            self.problem(line, f"layer {entry.name!r}: block {entry.use!r} has no parameter {name!r}"
+                               f"{suggest(name, definition.params)}")
+        if unknown:
+            return None
+        args = {}
+        for name, default in definition.params.items():
+            value = given.get(name, default)
+            where = line if name in given else self.line("blocks", entry.use, "params", name)
+            number = self._constant(value, scope.args, where, f"{entry.name}.with.{name}")
+            if number is None:
+                return None
+            args[name] = number
+        return args
+
+    def _repeat(self, entry: LayerEntry, scope: _Scope, line) -> expr.Expr | None:
+        outer = scope.repeat
+        if entry.repeat is None:
+            return outer
+        try:
+            tree = expr.substitute(expr.parse(entry.repeat), scope.args)
+        except expr.ExpressionError as error:
+            self.problem(line, f"layer {entry.name!r}: repeat: {error}")
+            return outer
+        unknown = tree.names() - self.input_names
+        if unknown:
+            name = sorted(unknown)[0]
+            self.problem(line, f"layer {entry.name!r}: repeat uses unknown name {name!r}"
+                               f"{suggest(name, self.input_names)}: declare it under 'inputs'")
+            return outer
+        return tree if outer is None else outer * tree
+
+    def _add_layer(self, entry: LayerEntry, scope: _Scope, inputs, line, full_name: str) -> str | None:
+        op_name = entry.op
+        allowed = OP_FIELDS[op_name] | _COMMON_FIELDS
+        given = {name for name, value in entry if value is not None and name != "share_weights"}
+        for field_name in sorted(given - allowed):
+            field = _FIELD_ALIASES.get(field_name, field_name)
+            self.problem(line, f"layer {entry.name!r}: field {field!r} does not apply to op {op_name!r}: "
+                               f"remove it (it accepts {', '.join(sorted(OP_FIELDS[op_name])) or 'no fields'})")
+        for field_name in REQUIRED_FIELDS.get(op_name, ()):
+            if getattr(entry, field_name) is None:
+                self.problem(line, f"layer {entry.name!r}: op {op_name!r} needs {field_name!r}: add it")
+        if full_name in self.global_names:
+            first = self.global_names[full_name].line
+            self.problem(line, f"duplicate layer name {full_name!r} (first at line {first}): rename one of them")
+            return None
+        if inputs is None or given - allowed or any(getattr(entry, f) is None
+                                                   for f in REQUIRED_FIELDS.get(op_name, ())):
+            return None
+        layer = _LayerReader(self, entry, scope, line).layer(full_name, inputs)
+        if layer is None:
+            return None
+        self.layers.append(layer)
+        self.global_names[full_name] = layer
+        return full_name
+
+
+_RULE_NAMES = {"C_in", "H_in", "W_in", "C_out", "H_out", "W_out", "n_inputs", "H_ref", "W_ref",
+               *HYPERPARAMETERS}
+
+
+class _LayerReader:
+    """Resolves one layer entry's fields to hyperparameter values."""
+
+    def __init__(self, builder: _Builder, entry: LayerEntry, scope: _Scope, line):
+        self.builder = builder
+        self.entry = entry
+        self.scope = scope
+        self.line = line
+        self.ok = True
+
+    def fail(self, message: str) -> None:
+        self.builder.problem(self.line, f"layer {self.entry.name!r}: {message}")
+        self.ok = False
+
+    def number(self, value, field: str) -> Fraction | None:
+        result = self.builder._constant(value, self.scope.args, self.line, f"layer {self.entry.name!r}: {field}")
+        if result is None:
+            self.ok = False
+        return result
+
+    def positive_int(self, value, field: str) -> Fraction | None:
+        number = self.number(value, field)
+        if number is not None and (number <= 0 or number.denominator != 1):
+            self.fail(f"{field} must be a positive whole number (found {_show(number)})")
+            return None
+        return number
+
+    def pair(self, value, field: str, check) -> tuple[Fraction, Fraction] | None:
+        if isinstance(value, list):
+            if len(value) != 2:
+                self.fail(f"{field} must be one value or [height, width] (found {len(value)} values)")
+                return None
+            first, second = check(value[0], field), check(value[1], field)
+            return (first, second) if first is not None and second is not None else None
+        single = check(value, field)
+        return (single, single) if single is not None else None
+
+    def non_negative(self, value, field: str) -> Fraction | None:
+        number = self.number(value, field)
+        if number is not None and number < 0:
+            self.fail(f"{field} must not be negative (found {_show(number)})")
+            return None
+        return number
+
+    def layer(self, full_name: str, inputs: tuple[str, ...]) -> Layer | None:
+        entry = self.entry
+        op_name = entry.op
+        hyper: dict[str, Fraction] = {}
+        out_channels = None
+        size_of = None
+        label = op_name
+
+        if op_name == "input":
+            out_channels = self.positive_int(entry.channels, "channels")
+        if op_name in ("conv2d", "conv_transpose2d"):
+            out_channels = self.positive_int(entry.out_channels, "out_channels")
+        if op_name == "linear":
+            out_channels = self.positive_int(entry.out_features, "out_features")
+            hyper["flatten"] = Fraction(int(bool(entry.flatten)))
+        if op_name in ("conv2d", "conv_transpose2d", "linear"):
+            hyper["bias"] = Fraction(int(entry.bias is not False))
+        if op_name in ("conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d"):
+            self._window(hyper, pooling=op_name.endswith("pool2d"))
+        if op_name == "conv_transpose2d" and entry.output_padding is not None:
+            pads = self.pair(entry.output_padding, "output_padding", self.non_negative)
+            if pads:
+                hyper["out_pad_h"], hyper["out_pad_w"] = pads
+        if op_name in ("conv2d", "conv_transpose2d"):
+            groups = self.positive_int(entry.groups if entry.groups is not None else 1, "groups")
+            if groups is not None:
+                hyper["groups"] = groups
+        if op_name in ("max_pool2d", "avg_pool2d"):
+            hyper["ceil_mode"] = Fraction(int(bool(entry.ceil_mode)))
+        if op_name == "upsample":
+            label, size_of = self._upsample(hyper)
+        if op_name in ("add", "multiply", "concat") and len(inputs) < 2:
+            self.fail(f"op {op_name!r} needs at least two inputs: set 'from' to a list of layers")
+        elif op_name not in ("add", "multiply", "concat", "input") and len(inputs) != 1:
+            self.fail(f"op {op_name!r} takes one input, 'from' gives {len(inputs)}")
+        if op_name == "activation" and entry.function:
+            label = f"activation ({entry.function})"
+        if not self.ok:
+            return None
+
+        op = REGISTRY[label] if label in REGISTRY else REGISTRY[op_name]
+        values = {name: hyper.get(name, Fraction(default)) for name, default in
+                  ((n, d) for n, d in HYPERPARAMETERS.items() if n in op.hyperparameters)}
+        return Layer(name=full_name, op=op, inputs=inputs, hyper=values, out_channels=out_channels,
+                     size_of=size_of, block=self.scope.label if entry.block is None else entry.block,
+                     repeat=self.scope.repeat if entry.repeat is None else self._repeat(),
+                     share_weights=self.scope.share_weights or entry.share_weights,
+                     line=self.line, label=label)
+
+    def _repeat(self):
+        return self.builder._repeat(self.entry, self.scope, self.line)
+
+    def _window(self, hyper: dict, pooling: bool) -> None:
+        entry = self.entry
+        kernel = self.pair(entry.kernel, "kernel", self.positive_int)
+        if kernel is None:
+            return
+        hyper["k_h"], hyper["k_w"] = kernel
+        stride_value = entry.stride if entry.stride is not None else (entry.kernel if pooling else 1)
+        stride = self.pair(stride_value, "stride", self.positive_int)
+        dilation = self.pair(entry.dilation if entry.dilation is not None else 1, "dilation",
+                             self.positive_int)
+        if stride is None or dilation is None:
+            return
+        hyper["stride_h"], hyper["stride_w"] = stride
+        hyper["dilation_h"], hyper["dilation_w"] = dilation
+        padding = entry.padding if entry.padding is not None else 0
+        if padding == "valid":
+            padding = 0
+        if padding == "same":
+            # Total padding d·(k - 1) keeps the size at stride 1 (and gives ceil(H/s) otherwise);
+            # an even effective kernel splits it unevenly, hence a half per side.
+            pads = tuple(d * (k - 1) / 2 for k, d in zip(kernel, dilation))
+        else:
+            pads = self.pair(padding, "padding", self.non_negative)
+        if pads is not None:
+            hyper["pad_h"], hyper["pad_w"] = pads
+
+    def _upsample(self, hyper: dict) -> tuple[str, str | None]:
+        entry = self.entry
+        mode = entry.mode or "bilinear"
+        if (entry.scale is None) == (entry.size_of is None):
+            self.fail("upsample needs exactly one of 'scale' and 'size_of'")
+            return f"upsample_{mode}", None
+        if entry.size_of is not None:
+            target = self.builder._lookup(entry.size_of, self.scope)
+            if target is None:
+                self.fail(f"size_of names unknown layer {entry.size_of!r}"
+                          f"{suggest(entry.size_of, self.scope.names)}")
+            return f"upsample_{mode}_to", target
+        scale = self.pair(entry.scale, "scale", self.number)
+        if scale is not None:
+            if min(scale) <= 0:
+                self.fail(f"scale must be positive (found {_show(min(scale))})")
+            else:
+                hyper["scale_h"], hyper["scale_w"] = scale
+        return f"upsample_{mode}", None
+
+
+def _show(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else str(float(value))

@@ -1,0 +1,67 @@
+"""A network after loading: its inputs, conventions and layers in order, every block expanded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Mapping
+
+from .expr import Expr
+from .ops import Op
+
+
+@dataclass(frozen=True)
+class InputParam:
+    """An input of the network (``h``, ``w``, ``b`` or a declared parameter)."""
+
+    name: str
+    default: Fraction
+    description: str
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer with its hyperparameters resolved to numbers."""
+
+    name: str
+    op: Op
+    inputs: tuple[str, ...]
+    hyper: Mapping[str, Fraction]
+    # The editable output channels of ops whose C_out is not derived from C_in.
+    out_channels: Fraction | None
+    size_of: str | None
+    block: str
+    repeat: Expr | None
+    share_weights: bool
+    line: int | None
+    label: str
+
+    @property
+    def producer(self) -> str | None:
+        """Return the first producer, whose spatial size the layer takes."""
+        return self.inputs[0] if self.inputs else None
+
+
+@dataclass(frozen=True)
+class Network:
+    """A validated spec, ready to be computed and written."""
+
+    name: str
+    title: str
+    source: str
+    description: str
+    shape_mode: str
+    inputs: tuple[InputParam, ...]
+    conventions: Mapping[str, Fraction]
+    layers: tuple[Layer, ...]
+    path: Path
+    text: str
+
+    def input_defaults(self) -> dict[str, Fraction]:
+        """Return each input's default value by name."""
+        return {p.name: p.default for p in self.inputs}
+
+    def where(self, line: int | None) -> str:
+        """Format a line of this network's spec file as ``path:line``."""
+        return f"{self.path}:{line}" if line else str(self.path)

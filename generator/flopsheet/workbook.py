@@ -1,0 +1,292 @@
+"""The Excel workbook: Inputs, Conventions, one sheet per model and a Summary, all live formulas.
+
+Every formula is written with its computed value as the cached result, because
+viewers that do not recalculate on load (LibreOffice opening an XlsxWriter
+file, file previews) show the cached value, and XlsxWriter stores 0 without one.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Sequence
+
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+
+from . import __version__, conventions, expr
+from .cells import VALUE_COLUMNS, layer_cells
+from .closed_form import format_closed_form
+from .compute import Block, blocks, closed_forms, evaluate
+from .network import Network
+from .ops import HYPERPARAMETERS
+
+FORMAT_VERSION = 1
+# A fixed creation date makes the same spec give byte-identical files.
+CREATED = datetime.datetime(2000, 1, 1)
+
+TEXT_COLUMNS = ("Layer", "Block", "Op", "From", "Size of")
+LAYER_COLUMNS = (TEXT_COLUMNS + ("Repeat", "C_in", "H_in", "W_in", "C_out", "H_out", "W_out")
+                 + tuple(HYPERPARAMETERS) + ("MACs", "Params", "MACs closed form", "Params closed form"))
+COL = {name: index for index, name in enumerate(LAYER_COLUMNS)}
+SUMMARY_COLUMNS = ("Model", "MACs", "Params", "GMACs", "Params (M)", "MACs closed form",
+                   "Params closed form")
+
+
+def quote_sheet(name: str) -> str:
+    """Quote a sheet name for a formula: 'My sheet'!A1, with apostrophes doubled."""
+    return "'" + name.replace("'", "''") + "'"
+
+
+def cached(value) -> int | float:
+    """Return a cell's cached value: an int when whole, else the nearest float."""
+    value = Fraction(value)
+    return value.numerator if value.denominator == 1 else float(value)
+
+
+@dataclass
+class ModelSheet:
+    """Where a model's totals and block subtotals landed on its sheet."""
+
+    network: Network
+    sheet: str
+    total_row: int
+    block_rows: list[tuple[Block, int]]
+    macs_total: Fraction
+    params_total: Fraction
+    macs_form: str
+    params_form: str
+    block_values: list[tuple[Fraction, Fraction]]
+
+
+class WorkbookWriter:
+    """Writes networks into one workbook."""
+
+    def __init__(self, path: Path, title: str):
+        self.book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False,
+                                                   "strings_to_numbers": False})
+        self.book.set_properties({"title": title, "created": CREATED,
+                                  "comments": f"Written by flopsheet {__version__}"})
+        self.book.set_custom_property("flopsheet_format", FORMAT_VERSION)
+        self._formats()
+
+    def _formats(self) -> None:
+        book = self.book
+        self.header = book.add_format({"bold": True, "bottom": 1, "bg_color": "#D9E1F2",
+                                       "text_wrap": True, "valign": "top"})
+        self.editable = book.add_format({"bg_color": "#FFF2CC", "border": 1, "border_color": "#BFBFBF"})
+        self.count = book.add_format({"num_format": "#,##0"})
+        self.shape = book.add_format({"num_format": "General"})
+        self.subtotal = book.add_format({"bold": True, "num_format": "#,##0", "top": 1})
+        self.subtotal_text = book.add_format({"bold": True, "top": 1})
+        self.text = book.add_format({})
+        self.decimal = book.add_format({"num_format": "#,##0.000"})
+        self.wrap = book.add_format({"text_wrap": True, "valign": "top"})
+
+    def close(self) -> None:
+        self.book.close()
+
+    # Inputs and conventions.
+
+    def write_inputs(self, network: Network) -> None:
+        sheet = self.book.add_worksheet("Inputs")
+        sheet.write_row(0, 0, ("Name", "Value", "Description"), self.header)
+        for row, param in enumerate(network.inputs, start=1):
+            sheet.write_string(row, 0, param.name)
+            sheet.write_number(row, 1, cached(param.default), self.editable)
+            sheet.write_string(row, 2, param.description)
+            sheet.data_validation(row, 1, row, 1, {
+                "validate": "decimal", "criteria": ">", "value": 0,
+                "input_title": param.name, "input_message": "A positive number",
+                "error_title": "Invalid value", "error_message": f"{param.name} must be a positive number"})
+            self.book.define_name(param.name, f"=Inputs!$B${row + 1}")
+        sheet.set_column(0, 0, 12)
+        sheet.set_column(1, 1, 12)
+        sheet.set_column(2, 2, 70)
+        sheet.write_string(len(network.inputs) + 2, 0,
+                           "Yellow cells are editable: change a value and every sheet recalculates.")
+        sheet.activate()
+
+    def write_conventions(self, values) -> None:
+        sheet = self.book.add_worksheet("Conventions")
+        sheet.write_row(0, 0, ("Name", "Value", "Description"), self.header)
+        for row, convention in enumerate(conventions.CONVENTIONS, start=1):
+            sheet.write_string(row, 0, convention.name)
+            sheet.write_number(row, 1, cached(values[convention.name]), self.editable)
+            sheet.write_string(row, 2, convention.description)
+            self.book.define_name(convention.name, f"=Conventions!$B${row + 1}")
+        sheet.set_column(0, 0, 18)
+        sheet.set_column(1, 1, 10)
+        sheet.set_column(2, 2, 80)
+        note = len(conventions.CONVENTIONS) + 2
+        sheet.write_string(note, 0, "Costs are multiply-accumulates (MACs) for one image; "
+                                    "parameters are counted once per layer.")
+
+    # A model's layer table.
+
+    def write_model(self, network: Network, sheet_name: str) -> ModelSheet:
+        sheet = self.book.add_worksheet(sheet_name)
+        sheet.write_row(0, 0, LAYER_COLUMNS, self.header)
+        sheet.freeze_panes(1, 1)
+        sheet.outline_settings(True, True, True, False)
+        mode = network.shape_mode
+        programs = [layer_cells(layer, mode) for layer in network.layers]
+        values = evaluate(network)
+        forms = closed_forms(network)
+        runs = blocks(network)
+        last_of_block = {run.last: run for run in runs}
+        in_block = {i for run in runs for i in range(run.first, run.last + 1)}
+
+        rows: dict[str, int] = {}
+        row = 1
+        block_rows: list[tuple[Block, int]] = []
+        block_values = []
+        for index, (layer, cells, value, form) in enumerate(zip(network.layers, programs, values, forms)):
+            rows[layer.name] = row
+            self._write_layer(sheet, row, layer, cells, value, form, rows)
+            if index in in_block:
+                sheet.set_row(row, None, None, {"level": 1})
+            row += 1
+            run = last_of_block.get(index)
+            if run is not None:
+                first_row = rows[network.layers[run.first].name]
+                sums = (sum(values[i]["MACs"] for i in range(run.first, run.last + 1)),
+                        sum(values[i]["Params"] for i in range(run.first, run.last + 1)))
+                self._write_sum_row(sheet, row, "Subtotal", run.label, first_row, row - 1, sums)
+                block_rows.append((run, row))
+                block_values.append(sums)
+                row += 1
+
+        macs_total = sum(v["MACs"] for v in values)
+        params_total = sum(v["Params"] for v in values)
+        self._write_sum_row(sheet, row, "Total", "", 1, row - 1, (macs_total, params_total))
+        total_macs_form = format_closed_form(sum(f["MACs"] for f in forms))
+        total_params_form = format_closed_form(sum(f["Params"] for f in forms))
+        sheet.write_string(row, COL["MACs closed form"], total_macs_form, self.subtotal_text)
+        sheet.write_string(row, COL["Params closed form"], total_params_form, self.subtotal_text)
+        self._column_widths(sheet)
+        return ModelSheet(network, sheet_name, row, block_rows, macs_total, params_total,
+                          total_macs_form, total_params_form, block_values)
+
+    def _write_layer(self, sheet, row, layer, cells, value, form, rows) -> None:
+        sheet.write_string(row, COL["Layer"], layer.name)
+        sheet.write_string(row, COL["Block"], layer.block or "")
+        sheet.write_string(row, COL["Op"], layer.label)
+        sheet.write_string(row, COL["From"], ", ".join(layer.inputs))
+        if layer.size_of:
+            sheet.write_string(row, COL["Size of"], layer.size_of)
+        for name, number in layer.hyper.items():
+            sheet.write_number(row, COL[name], cached(number), self.editable)
+
+        refs = self._refs(row, layer, rows)
+        for column in VALUE_COLUMNS:
+            cell = cells[column]
+            if cell is None:
+                continue
+            fmt = self.count if column in ("MACs", "Params") else self.shape
+            if isinstance(cell, expr.Num):
+                sheet.write_number(row, COL[column], cached(cell.value), self.editable)
+            else:
+                formula = "=" + expr.to_excel(cell, refs)
+                sheet.write_formula(row, COL[column], formula, fmt, cached(value[column]))
+        sheet.write_string(row, COL["MACs closed form"], format_closed_form(form["MACs"]))
+        sheet.write_string(row, COL["Params closed form"], format_closed_form(form["Params"]))
+
+    @staticmethod
+    def _refs(row: int, layer, rows: dict[str, int]) -> dict[str, str]:
+        refs = {}
+        for name in list(VALUE_COLUMNS) + list(HYPERPARAMETERS):
+            refs[name] = xl_rowcol_to_cell(row, COL[name])
+        for other in set(layer.inputs) | ({layer.size_of} if layer.size_of else set()):
+            for column in VALUE_COLUMNS:
+                refs[f"@{other}.{column}"] = xl_rowcol_to_cell(rows[other], COL[column])
+        return _NamesPassThrough(refs)
+
+    def _write_sum_row(self, sheet, row, label, block, first_row, last_row, sums) -> None:
+        sheet.write_string(row, COL["Layer"], label, self.subtotal_text)
+        sheet.write_string(row, COL["Block"], block, self.subtotal_text)
+        for column, cached_value in zip(("MACs", "Params"), sums):
+            letter = xl_col_to_name(COL[column])
+            # SUBTOTAL skips other SUBTOTAL cells in its range, so block subtotals are not counted twice.
+            formula = f"=SUBTOTAL(9,{letter}{first_row + 1}:{letter}{last_row + 1})"
+            sheet.write_formula(row, COL[column], formula, self.subtotal, cached(cached_value))
+
+    def _column_widths(self, sheet) -> None:
+        sheet.set_column(COL["Layer"], COL["Layer"], 22)
+        sheet.set_column(COL["Block"], COL["Block"], 14)
+        sheet.set_column(COL["Op"], COL["Op"], 18)
+        sheet.set_column(COL["From"], COL["Size of"], 16)
+        sheet.set_column(COL["Repeat"], COL["W_out"], 8)
+        sheet.set_column(COL["k_h"], COL["scale_w"], 7)
+        sheet.set_column(COL["MACs"], COL["Params"], 16)
+        sheet.set_column(COL["MACs closed form"], COL["Params closed form"], 34)
+
+    # Summary.
+
+    def write_summary(self, models: Sequence[ModelSheet]) -> None:
+        sheet = self.book.add_worksheet("Summary")
+        sheet.write_row(0, 0, SUMMARY_COLUMNS, self.header)
+        for row, model in enumerate(models, start=1):
+            source = quote_sheet(model.sheet)
+            sheet.write_string(row, 0, model.network.title)
+            self._sum_refs(sheet, row, source, model.total_row, model.macs_total, model.params_total)
+            sheet.write_string(row, 5, model.macs_form)
+            sheet.write_string(row, 6, model.params_form)
+        sheet.set_column(0, 0, 36)
+        sheet.set_column(1, 2, 18)
+        sheet.set_column(3, 4, 12)
+        sheet.set_column(5, 6, 40)
+        self._chart(sheet, "Model", 1, len(models), "H2", "MACs and parameters by model")
+
+        row = len(models) + 2
+        if len(models) == 1 and models[0].block_rows:
+            model = models[0]
+            sheet.write_row(row, 0, ("Block",) + SUMMARY_COLUMNS[1:5], self.header)
+            first = row + 1
+            source = quote_sheet(model.sheet)
+            for (run, block_row), (macs, params) in zip(model.block_rows, model.block_values):
+                row += 1
+                sheet.write_string(row, 0, run.label)
+                self._sum_refs(sheet, row, source, block_row, macs, params)
+            self._chart(sheet, "Block", first, row, f"H{first + 16}", "MACs and parameters by block")
+
+    def _sum_refs(self, sheet, row, source, source_row, macs, params) -> None:
+        macs_cell = xl_rowcol_to_cell(source_row, COL["MACs"], True, True)
+        params_cell = xl_rowcol_to_cell(source_row, COL["Params"], True, True)
+        sheet.write_formula(row, 1, f"={source}!{macs_cell}", self.count, cached(macs))
+        sheet.write_formula(row, 2, f"={source}!{params_cell}", self.count, cached(params))
+        sheet.write_formula(row, 3, f"=B{row + 1}/10^9", self.decimal, float(Fraction(macs) / 10**9))
+        sheet.write_formula(row, 4, f"=C{row + 1}/10^6", self.decimal, float(Fraction(params) / 10**6))
+
+    def _chart(self, sheet, what: str, first: int, last: int, anchor: str, title: str) -> None:
+        chart = self.book.add_chart({"type": "bar"})
+        for column, name in ((3, "GMACs"), (4, "Params (M)")):
+            chart.add_series({"name": name,
+                              "categories": ["Summary", first, 0, last, 0],
+                              "values": ["Summary", first, column, last, column]})
+        chart.set_title({"name": title})
+        chart.set_x_axis({"name": "GMACs, millions of parameters"})
+        chart.set_y_axis({"name": what, "reverse": True})
+        chart.set_size({"width": 720, "height": max(300, 24 * (last - first + 1) + 120)})
+        sheet.insert_chart(anchor, chart)
+
+
+class _NamesPassThrough(dict):
+    """Cell references of a row; any other name (an input or a convention) is a defined name."""
+
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+def write_workbook(networks: Sequence[Network], path: Path, title: str) -> list[ModelSheet]:
+    """Write one workbook holding ``networks``; all must share their inputs and conventions."""
+    writer = WorkbookWriter(path, title)
+    first = networks[0]
+    writer.write_inputs(first)
+    writer.write_conventions(first.conventions)
+    models = [writer.write_model(network, network.name) for network in networks]
+    writer.write_summary(models)
+    writer.close()
+    return models
