@@ -114,6 +114,12 @@ def _layer_problem(layer: Layer, row: Row, by_name: Mapping[str, Row]) -> str | 
         if value is not None and value <= 0:
             return (f"{column} is {_show(value)} at the default inputs: "
                     f"{_shrink_hint(layer) if column != 'C_out' else 'use a positive channel count'}")
+    if layer.feedback_of is not None:
+        target = by_name[layer.feedback_of]
+        for column in ("C_out", "H_out", "W_out"):
+            if target[column] != row[column]:
+                return (f"feedback {column} = {_show(row[column])} but {layer.feedback_of!r} has "
+                        f"{_show(target[column])}: make 'channels' and 'scale' match that layer")
     groups = layer.hyper.get("groups", Fraction(1))
     if groups != 1:
         for column in ("C_in", "C_out"):

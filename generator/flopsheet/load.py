@@ -10,8 +10,8 @@ from typing import Mapping
 
 from pydantic import ValidationError
 
+from . import compute, expr, yaml_lines
 from . import conventions as conv
-from . import expr, yaml_lines
 from .errors import Problem, SpecError, location
 from .names import defined_name_problem, sheet_name_problem
 from .network import InputParam, Layer, Network
@@ -29,6 +29,7 @@ MAX_BLOCK_DEPTH = 10
 # Fields each op accepts, besides name, op, from, block, repeat and share_weights.
 OP_FIELDS: dict[str, set[str]] = {
     "input": {"channels"},
+    "feedback": {"channels", "scale", "of"},
     "conv2d": {"out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias"},
     "conv_transpose2d": {"out_channels", "kernel", "stride", "padding", "dilation", "groups",
                          "output_padding", "bias"},
@@ -42,7 +43,7 @@ OP_FIELDS: dict[str, set[str]] = {
     "activation": {"function"},
 }
 REQUIRED_FIELDS = {
-    "input": ("channels",), "conv2d": ("out_channels", "kernel"),
+    "input": ("channels",), "feedback": ("channels", "scale", "of"), "conv2d": ("out_channels", "kernel"),
     "conv_transpose2d": ("out_channels", "kernel"), "max_pool2d": ("kernel",),
     "avg_pool2d": ("kernel",), "linear": ("out_features",),
 }
@@ -75,7 +76,9 @@ def load_network(path: Path | str) -> Network:
         spec = Spec.model_validate(document)
     except ValidationError as error:
         raise SpecError(_validation_problems(error, document, path)) from None
-    return _Builder(spec, document, path, text).build()
+    network = _Builder(spec, document, path, text).build()
+    compute.check(network, compute.evaluate(network))
+    return network
 
 
 def _read_text(path: Path) -> str:
@@ -171,6 +174,7 @@ class _Builder:
                      share_weights=False, depth=0)
         self.input_names = input_names
         self._expand(self.spec.layers, top, ("layers",), default_from=None)
+        self._check_feedback()
         if self.problems:
             raise SpecError(self.problems)
         info = self.spec.model
@@ -178,6 +182,19 @@ class _Builder:
                        description=info.description, shape_mode=self.spec.shape_mode,
                        inputs=inputs, conventions=conventions, layers=tuple(self.layers),
                        path=self.path, text=self.text)
+
+    def _check_feedback(self) -> None:
+        order = {layer.name: index for index, layer in enumerate(self.layers)}
+        for index, layer in enumerate(self.layers):
+            target = layer.feedback_of
+            if target is None:
+                continue
+            if target not in order:
+                self.problem(layer.line, f"layer {layer.name!r}: 'of' names unknown layer {target!r}"
+                                         f"{suggest(target, order)}")
+            elif order[target] <= index:
+                self.problem(layer.line, f"layer {layer.name!r}: 'of' must name a later layer; "
+                                         f"{target!r} comes earlier, so read it with 'from'")
 
     # Model, inputs and conventions.
 
@@ -276,9 +293,9 @@ class _Builder:
 
     def _resolve_inputs(self, entry: LayerEntry, scope: _Scope, previous: str | None,
                         line: int | None) -> tuple[str, ...] | None:
-        if entry.op == "input":
+        if entry.op in ("input", "feedback"):
             if entry.from_ is not None:
-                self.problem(line, f"layer {entry.name!r}: an input layer takes no 'from': remove it")
+                self.problem(line, f"layer {entry.name!r}: an {entry.op} layer takes no 'from': remove it")
             return ()
         requested = entry.from_
         if requested is None:
@@ -460,8 +477,14 @@ class _LayerReader:
         size_of = None
         label = op_name
 
-        if op_name == "input":
+        if op_name in ("input", "feedback"):
             out_channels = self.positive_int(entry.channels, "channels")
+        if op_name == "feedback":
+            scale = self.pair(entry.scale, "scale", self.number)
+            if scale is not None and min(scale) <= 0:
+                self.fail(f"scale must be positive (found {_show(min(scale))})")
+            elif scale is not None:
+                hyper["scale_h"], hyper["scale_w"] = scale
         if op_name in ("conv2d", "conv_transpose2d"):
             out_channels = self.positive_int(entry.out_channels, "out_channels")
         if op_name == "linear":
@@ -485,7 +508,7 @@ class _LayerReader:
             label, size_of = self._upsample(hyper)
         if op_name in ("add", "multiply", "concat") and len(inputs) < 2:
             self.fail(f"op {op_name!r} needs at least two inputs: set 'from' to a list of layers")
-        elif op_name not in ("add", "multiply", "concat", "input") and len(inputs) != 1:
+        elif op_name not in ("add", "multiply", "concat", "input", "feedback") and len(inputs) != 1:
             self.fail(f"op {op_name!r} takes one input, 'from' gives {len(inputs)}")
         if op_name == "activation" and entry.function:
             label = f"activation ({entry.function})"
@@ -496,10 +519,16 @@ class _LayerReader:
         values = {name: hyper.get(name, Fraction(default)) for name, default in
                   ((n, d) for n, d in HYPERPARAMETERS.items() if n in op.hyperparameters)}
         return Layer(name=full_name, op=op, inputs=inputs, hyper=values, out_channels=out_channels,
-                     size_of=size_of, block=self.scope.label if entry.block is None else entry.block,
+                     size_of=size_of, feedback_of=self._feedback_of(), block=self.scope.label if entry.block is None else entry.block,
                      repeat=self.scope.repeat if entry.repeat is None else self._repeat(),
                      share_weights=self.scope.share_weights or entry.share_weights,
                      line=self.line, label=label)
+
+    def _feedback_of(self) -> str | None:
+        """Return the full name of the later layer a feedback source stands for (checked once all are read)."""
+        if self.entry.of is None:
+            return None
+        return self.scope.prefix + self.entry.of if self.scope.depth else self.entry.of
 
     def _repeat(self):
         return self.builder._repeat(self.entry, self.scope, self.line)

@@ -31,6 +31,8 @@ class Layer:
     # The editable output channels of ops whose C_out is not derived from C_in.
     out_channels: Fraction | None
     size_of: str | None
+    # feedback: the later layer whose output at the previous time step this layer stands for.
+    feedback_of: str | None
     block: str
     repeat: Expr | None
     share_weights: bool

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Stri
 Quantity = Union[StrictInt, StrictFloat, str]
 Pair = Union[Quantity, list[Quantity]]
 
-OP_NAMES = ("input", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
+OP_NAMES = ("input", "feedback", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
             "global_avg_pool", "batch_norm", "linear", "upsample", "add", "multiply",
             "concat", "activation")
 
@@ -55,7 +55,8 @@ class LayerEntry(_Strict):
     share_weights: StrictBool = Field(
         False, description="With repeat: count the parameters once, as the passes share their weights")
 
-    channels: Optional[Quantity] = Field(None, description="input: number of channels")
+    channels: Optional[Quantity] = Field(None, description="input, feedback: number of channels")
+    of: Optional[str] = Field(None, description="feedback: the later layer whose previous output this is")
     out_channels: Optional[Quantity] = Field(None, description="conv2d, conv_transpose2d: output channels")
     out_features: Optional[Quantity] = Field(None, description="linear: output features")
     kernel: Optional[Pair] = Field(None, description="Kernel size, or [height, width]")
@@ -70,7 +71,8 @@ class LayerEntry(_Strict):
     flatten: Optional[StrictBool] = Field(
         None, description="linear: read the whole C x H x W map as one vector")
     mode: Optional[Literal["bilinear", "nearest"]] = Field(None, description="upsample: interpolation")
-    scale: Optional[Pair] = Field(None, description="upsample: factor, or [height, width]")
+    scale: Optional[Pair] = Field(
+        None, description="upsample: factor, or [height, width]; feedback: size relative to h and w")
     size_of: Optional[str] = Field(None, description="upsample: take the output size of this layer")
     function: Optional[str] = Field(None, description="activation: relu, sigmoid, softmax, ...")
 
@@ -85,6 +87,18 @@ class BlockDef(_Strict):
     layers: list[LayerEntry] = Field(min_length=1)
 
 
+class Claim(_Strict):
+    """A figure a source states for the network, to be reconciled with what the spec computes."""
+
+    name: str = Field(min_length=1, description="The figure's label, as the source writes it")
+    kind: Literal["macs", "params"]
+    value: Quantity = Field(description="The stated figure, copied exactly: an expression in the inputs")
+    layers: Optional[list[str]] = Field(
+        None, description="Layers (or block uses) whose sum is claimed; omit with block for the total")
+    block: Optional[str] = Field(None, description="Block label whose layers' sum is claimed")
+    note: str = Field("", description="Where the figure appears, or what the source did")
+
+
 class Spec(_Strict):
     """A network spec."""
 
@@ -97,6 +111,8 @@ class Spec(_Strict):
                                              description="Counting conventions that differ from the defaults")
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
     layers: list[LayerEntry] = Field(min_length=1)
+    claims: list[Claim] = Field(default_factory=list,
+                                description="Figures a source states, reconciled against the computed ones")
 
 
 def json_schema() -> dict:

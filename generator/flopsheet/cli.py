@@ -1,0 +1,198 @@
+"""The command line: build, check and show. Only this module talks to the user."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import click
+
+from . import expr
+from .errors import FlopsheetError, SpecError
+
+EXIT_INVALID = 2
+EXIT_INTERNAL = 1
+
+
+def _spec_files(paths: tuple[str, ...]) -> list[Path]:
+    """Expand files and folders into spec files, in a stable order."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not found:
+                raise SpecError([_problem(path, "no spec files (*.yaml) in this folder")])
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise SpecError([_problem(path, "file not found: check the path")])
+    return files
+
+
+def _problem(path, message):
+    from .errors import Problem
+    return Problem(str(path), message)
+
+
+def _load_all(paths: tuple[str, ...]):
+    from .load import load_network
+
+    networks, problems = [], []
+    for path in _spec_files(paths):
+        try:
+            networks.append(load_network(path))
+        except SpecError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise SpecError(problems)
+    names: dict[str, Path] = {}
+    for network in networks:
+        key = network.name.lower()
+        if key in names:
+            problems.append(_problem(network.path, f"model name {network.name!r} is also used by "
+                                                   f"{names[key]} (names must differ, ignoring case)"))
+        names[key] = network.path
+    if problems:
+        raise SpecError(problems)
+    return networks
+
+
+def _run(action) -> None:
+    """Run a command; turn errors into messages and exit codes, never a traceback."""
+    try:
+        action()
+    except FlopsheetError as error:
+        click.echo(f"error: {error}" if not isinstance(error, SpecError) else str(error), err=True)
+        sys.exit(EXIT_INVALID)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last line of defence against a traceback
+        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        click.echo(f"internal error: {type(error).__name__}: {error}\n"
+                   "This is a bug in flopsheet; rerun with FLOPSHEET_DEBUG=1 for the traceback.", err=True)
+        if __import__("os").environ.get("FLOPSHEET_DEBUG"):
+            raise
+        sys.exit(EXIT_INTERNAL)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="flopsheet")
+def main() -> None:
+    """Turn YAML layer specs into live-formula workbooks and reports of MACs and parameters."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=True),
+              help="Folder for the workbooks and reports (created if missing).")
+@click.option("--no-report", is_flag=True, help="Write the workbooks only, without Markdown and PDF reports.")
+def build(paths, output, no_report) -> None:
+    """Write a workbook and a report for each spec in PATHS (files or folders)."""
+    def action():
+        from .build import build_all
+        networks = _load_all(paths)
+        written = build_all(networks, Path(output), reports=not no_report)
+        for path in written:
+            click.echo(f"wrote {path}")
+    _run(action)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+def check(paths) -> None:
+    """Validate the specs in PATHS without writing anything."""
+    def action():
+        networks = _load_all(paths)
+        for network in networks:
+            click.echo(f"ok {network.path} ({len(network.layers)} layers)")
+    _run(action)
+
+
+def _parse_settings(settings: tuple[str, ...], network) -> dict[str, Fraction]:
+    values = {}
+    known = {p.name for p in network.inputs}
+    for setting in settings:
+        name, sep, text = setting.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise SpecError([_problem("--set", f"{setting!r} is not NAME=VALUE: write, for example, --set h=320")])
+        if name not in known:
+            raise SpecError([_problem("--set", f"unknown input {name!r}: use one of {', '.join(sorted(known))}")])
+        try:
+            value = expr.evaluate_number(expr.parse(text), {})
+        except expr.ExpressionError as error:
+            raise SpecError([_problem("--set", f"{name}: {error}")]) from None
+        if value <= 0:
+            raise SpecError([_problem("--set", f"{name} must be positive (found {text})")])
+        values[name] = value
+    return values
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Set an input (h, w, b or a declared parameter); repeatable.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="Output format.")
+def show(spec, settings, output_format) -> None:
+    """Print every layer's shape, MACs and parameters, the totals and the closed forms."""
+    def action():
+        from .summary import layer_table
+        network = _load_all((spec,))[0]
+        values = _parse_settings(settings, network)
+        table = layer_table(network, values)
+        if output_format == "json":
+            click.echo(json.dumps(table, indent=2))
+        elif output_format == "csv":
+            click.echo(_csv(table), nl=False)
+        else:
+            click.echo(_table(table))
+    _run(action)
+
+
+def _csv(table: dict) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    columns = list(table["layers"][0])
+    writer.writerow(columns)
+    for row in table["layers"]:
+        writer.writerow([_csv_safe(row[c]) for c in columns])
+    writer.writerow(["total"] + [""] * (columns.index("macs") - 1) + [table["totals"]["macs"], table["totals"]["params"]])
+    return out.getvalue()
+
+
+def _csv_safe(value):
+    # A spreadsheet runs a cell that starts with = + - @ as a formula, so such text gets a leading quote.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _table(table: dict) -> str:
+    inputs = ", ".join(f"{k} = {v}" for k, v in table["inputs"].items())
+    lines = [f"{table['model']}  ({inputs})", ""]
+    header = ("layer", "op", "output (C x H x W)", "MACs", "params")
+    rows = [(r["layer"], r["op"], f"{r['c_out']} x {r['h_out']} x {r['w_out']}",
+             f"{r['macs']:,}" if isinstance(r["macs"], int) else f"{r['macs']:,.3f}",
+             f"{r['params']:,}" if isinstance(r["params"], int) else f"{r['params']:,.3f}")
+            for r in table["layers"]]
+    totals = table["totals"]
+    rows.append(("total", "", "", f"{totals['macs']:,}" if isinstance(totals["macs"], int) else f"{totals['macs']:,.3f}",
+                 f"{totals['params']:,}" if isinstance(totals["params"], int) else f"{totals['params']:,.3f}"))
+    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
+    for row in [header] + rows:
+        lines.append("  ".join(str(cell).ljust(widths[i]) if i < 3 else str(cell).rjust(widths[i])
+                               for i, cell in enumerate(row)))
+    lines += ["", f"MACs:   {table['closed_forms']['macs']}", f"params: {table['closed_forms']['params']}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
