@@ -29,9 +29,8 @@ LAYER_SHEET = "Layer 2-b"
 INITIAL_INPUTS = {"h": 56, "w": 56, "b": 8, "channels": 64}
 EDITED_INPUTS = {"h": 28, "w": 20, "b": 3, f"'{LAYER_SHEET}'!B2": 16}
 
-# (sheet, cell, formula). Model!C2 and Model!C3 are spelled the way the
-# formulas in a generated workbook look: defined names, sheet references and
-# a reference to the own sheet.
+# (sheet, cell, formula). The formulas use defined names, references to
+# another sheet and a reference that names its own sheet (Model!C4).
 FORMULAS = [
     ("Model", "C2", "=h*w*64*27"),
     ("Model", "C3", "=b*1000"),
@@ -198,6 +197,21 @@ def test_set_inputs_name_ignores_case(model_xlsx: Path, tmp_path: Path) -> None:
     set_inputs(model_xlsx, edited, {"H": 30})
 
     assert read_cells(edited)[("Inputs", "B2")] == 30
+
+
+def test_set_inputs_name_on_quoted_sheet(tmp_path: Path) -> None:
+    source = tmp_path / "quoted.xlsx"
+    workbook = xlsxwriter.Workbook(str(source))
+    workbook.add_worksheet("O'Brien 2").write("B2", 1)
+    workbook.define_name("depth", "='O''Brien 2'!$B$2")
+    workbook.close()
+    edited = tmp_path / "edited.xlsx"
+
+    set_inputs(source, edited, {"depth": 4, "'O''Brien 2'!C3": 5})
+
+    cells = read_cells(edited)
+    assert cells[("O'Brien 2", "B2")] == 4
+    assert cells[("O'Brien 2", "C3")] == 5
 
 
 def test_set_inputs_drops_cached_results(model_xlsx: Path, tmp_path: Path) -> None:

@@ -1,0 +1,61 @@
+"""Building outputs: every file is written to a staging folder first, then moved into place.
+
+A failed build therefore leaves the output folder as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from .errors import OutputError
+from .network import Network
+from .report import write_model_report
+from .report_data import model_report
+from .workbook import write_workbook
+
+
+def prepare_output(folder: Path) -> None:
+    """Create the output folder, or raise OutputError saying why it cannot be used."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: is a file, not a folder: choose another output path with -o")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{folder}: cannot create the output folder: {error.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{folder}: the output folder is not writable: choose another with -o")
+
+
+def build_all(networks: Sequence[Network], folder: Path, reports: bool = True) -> list[Path]:
+    """Write a workbook (and a report) per network, plus a comparison when there are several."""
+    prepare_output(folder)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".flopsheet-", dir=folder))
+    except OSError as error:
+        raise OutputError(f"{folder}: cannot write in the output folder: {error.strerror}") from None
+    try:
+        for network in networks:
+            write_workbook([network], staging / f"{network.name}.xlsx", network.title)
+            if reports:
+                write_model_report(model_report(network), staging)
+        if len(networks) > 1:
+            from .comparison import write_comparison
+            write_comparison(networks, staging, reports=reports)
+        return _move_into_place(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into_place(staging: Path, folder: Path) -> list[Path]:
+    written = []
+    for path in sorted(staging.iterdir()):
+        target = folder / path.name
+        if target.is_dir():
+            raise OutputError(f"{target}: a folder is in the way of an output file: move it")
+        os.replace(path, target)
+        written.append(target)
+    return written

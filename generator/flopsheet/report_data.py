@@ -1,0 +1,110 @@
+"""The data a report shows, finished in Python: formatted numbers and complete sentences for the templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from . import conventions
+from .closed_form import format_closed_form
+from .compute import blocks, closed_forms, evaluate, total
+from .network import Network
+
+
+def count(value) -> str:
+    """Format a count with thousands separators, keeping up to three decimals when not whole."""
+    value = Fraction(value)
+    if value.denominator == 1:
+        return f"{value.numerator:,}"
+    return f"{float(value):,.3f}"
+
+
+def scaled(value, unit: int) -> str:
+    """Format ``value / unit`` with three decimals (GMACs, millions of parameters)."""
+    return f"{float(Fraction(value) / unit):,.3f}"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a report table: a label and its formatted values."""
+
+    label: str
+    op: str
+    output: str
+    macs: str
+    params: str
+    macs_form: str
+    params_form: str
+    gmacs: float
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """Everything one model's report shows."""
+
+    name: str
+    title: str
+    source: str
+    description: str
+    shape_mode: str
+    inputs: list[tuple[str, str, str]]
+    conventions: list[tuple[str, str, str]]
+    macs: str
+    gmacs: str
+    params: str
+    mparams: str
+    macs_form: str
+    params_form: str
+    blocks: list[Row]
+    layers: list[Row]
+    chart_labels: list[str]
+    chart_gmacs: list[float]
+
+
+def model_report(network: Network) -> ModelReport:
+    """Compute a network at its defaults and format what its report shows."""
+    values = evaluate(network)
+    forms = closed_forms(network)
+    layer_rows = [
+        Row(layer.name, layer.label, _shape(value), count(value["MACs"]), count(value["Params"]),
+            format_closed_form(form["MACs"]), format_closed_form(form["Params"]),
+            float(value["MACs"]) / 1e9)
+        for layer, value, form in zip(network.layers, values, forms)
+    ]
+    block_rows = []
+    for run in blocks(network):
+        span = range(run.first, run.last + 1)
+        macs = sum(values[i]["MACs"] for i in span)
+        params = sum(values[i]["Params"] for i in span)
+        block_rows.append(Row(run.label, "", _shape(values[run.last]), count(macs), count(params),
+                              format_closed_form(sum(forms[i]["MACs"] for i in span)),
+                              format_closed_form(sum(forms[i]["Params"] for i in span)),
+                              float(macs) / 1e9))
+    chart_source = block_rows if block_rows else [r for r in layer_rows if r.gmacs > 0]
+    macs_total = total(values, "MACs")
+    params_total = total(values, "Params")
+    return ModelReport(
+        name=network.name, title=network.title, source=network.source,
+        description=network.description, shape_mode=_mode_sentence(network.shape_mode),
+        inputs=[(p.name, count(p.default), p.description) for p in network.inputs],
+        conventions=[(c.name, count(network.conventions[c.name]), c.description)
+                     for c in conventions.CONVENTIONS],
+        macs=count(macs_total), gmacs=scaled(macs_total, 10**9),
+        params=count(params_total), mparams=scaled(params_total, 10**6),
+        macs_form=format_closed_form(total(forms, "MACs")),
+        params_form=format_closed_form(total(forms, "Params")),
+        blocks=block_rows, layers=layer_rows,
+        chart_labels=[r.label for r in chart_source],
+        chart_gmacs=[r.gmacs for r in chart_source],
+    )
+
+
+def _shape(value) -> str:
+    return f"{count(value['C_out'])} × {count(value['H_out'])} × {count(value['W_out'])}"
+
+
+def _mode_sentence(mode: str) -> str:
+    if mode == "ideal":
+        return ("Sizes are idealised: each stride divides the map evenly, so sizes such as h/32 "
+                "stay linear in h and w.")
+    return "Sizes use floor arithmetic, as frameworks compute them."
