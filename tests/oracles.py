@@ -69,7 +69,12 @@ import formulas
 import openpyxl
 import schedula
 from formulas.tokens.operand import XlError
-from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+from openpyxl.utils.cell import (
+    column_index_from_string,
+    coordinate_from_string,
+    get_column_letter,
+    range_boundaries,
+)
 from openpyxl.utils.exceptions import CellCoordinatesException
 
 SOFFICE_TIMEOUT_S = 180
@@ -98,7 +103,8 @@ _DECIMAL_RE = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 # "'[book.xlsx]SHEET'!A1:B3" for ranges and "'[book.xlsx]'!H" for defined
 # names. The sheet name is upper-cased and a quote inside it is doubled.
 _NODE_ID_RE = re.compile(
-    r"^'?\[(?P<book>[^\]]*)\](?P<sheet>.*?)'?!(?P<ref>\$?[A-Z]+\$?[0-9]+)$"
+    r"^'?\[(?P<book>[^\]]*)\](?P<sheet>.*?)'?!"
+    r"(?P<ref>\$?[A-Z]+\$?[0-9]+(:\$?[A-Z]+\$?[0-9]+)?)$"
 )
 
 
@@ -350,24 +356,23 @@ def evaluate_with_formulas(
     node_ids = _cell_node_ids(model, sheet_titles)
     inputs = _formulas_inputs(xlsx, values or {}, node_ids)
     solution = model.calculate(inputs=inputs)
-    return _solution_to_sheets(solution, node_ids, list(sheet_titles.values()))
+    return _solution_to_sheets(solution, sheet_titles)
 
 
 def _cell_node_ids(model, sheet_titles: dict[str, str]) -> dict[tuple[str, str], str]:
     """Map (sheet title, "B2") to the id of that cell's node in the model."""
     node_ids = {}
     for node_id in model.dsp.data_nodes:
-        cell = _parse_node_id(node_id, sheet_titles)
-        if cell is not None:
-            node_ids[cell] = node_id
+        location = _parse_node_id(node_id, sheet_titles)
+        if location is not None and ":" not in location[1]:
+            node_ids[location] = node_id
     return node_ids
 
 
 def _parse_node_id(node_id: object, sheet_titles: dict[str, str]) -> tuple[str, str] | None:
-    """Return (sheet title, "B2") for a single-cell node, else None.
+    """Return (sheet title, "B2" or "A1:B3") for a cell or range node, else None.
 
-    Defined-name nodes have no sheet and range nodes ("A1:B3") do not match,
-    so they return None.
+    Defined-name nodes have no sheet, so they return None.
     """
     if not isinstance(node_id, str):
         return None
@@ -400,23 +405,50 @@ def _formulas_inputs(
 
 
 def _solution_to_sheets(
-    solution, node_ids: dict[tuple[str, str], str], sheet_titles: list[str]
+    solution, sheet_titles: dict[str, str]
 ) -> dict[str, dict[str, object]]:
-    # NOTE: results of array formulas exist only as range nodes in formulas
-    # 1.3.4, and this conversion reads single-cell nodes only.
-    sheets: dict[str, dict[str, object]] = {title: {} for title in sheet_titles}
-    for (sheet, address), node_id in node_ids.items():
-        if node_id not in solution:
+    """Collect cell values from the solution's cell and range nodes.
+
+    Results of array formulas exist only as range nodes in formulas 1.3.4, so
+    range nodes fill the cells that have no node of their own.
+    """
+    sheets: dict[str, dict[str, object]] = {title: {} for title in sheet_titles.values()}
+    ranges = []
+    for node_id, result in solution.items():
+        location = _parse_node_id(node_id, sheet_titles)
+        if location is None:
             continue
-        value = _plain_value(solution[node_id])
+        sheet, ref = location
+        if not hasattr(result, "value"):
+            continue
+        if ":" in ref:
+            ranges.append((sheet, ref, result))
+            continue
+        value = _plain_value(result.value[0, 0])
         if value is not None:
-            sheets[sheet][address] = value
+            sheets[sheet][ref] = value
+
+    for sheet, ref, result in ranges:
+        for address, item in _range_cells(ref, result.value):
+            value = _plain_value(item)
+            if value is not None:
+                sheets[sheet].setdefault(address, value)
     return sheets
 
 
-def _plain_value(result) -> object:
-    """Convert a formulas result for one cell to a plain Python value."""
-    value = result.value[0, 0] if hasattr(result, "value") else result
+def _range_cells(ref: str, values) -> list[tuple[str, object]]:
+    """Pair each cell address of the range ``ref`` with its item in ``values``."""
+    min_column, min_row, _, _ = range_boundaries(ref)
+    rows, columns = values.shape
+    return [
+        (f"{get_column_letter(min_column + column)}{min_row + row}", values[row, column])
+        for row in range(rows)
+        for column in range(columns)
+    ]
+
+
+def _plain_value(value: object) -> object:
+    """Convert one item of a formulas result to a plain Python value."""
     if value is schedula.EMPTY:
         return None
     if isinstance(value, XlError):

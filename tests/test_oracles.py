@@ -315,6 +315,22 @@ def test_formulas_errors_as_strings(numbers_xlsx: Path) -> None:
     assert results["Numbers"]["A2"] == 2
 
 
+def test_formulas_array_formula_cells(tmp_path: Path) -> None:
+    source = tmp_path / "array.xlsx"
+    workbook = xlsxwriter.Workbook(str(source))
+    sheet = workbook.add_worksheet("Array")
+    sheet.write("B1", 1)
+    sheet.write("B2", 2)
+    sheet.write_array_formula("A1:A2", "{=B1:B2*2}")
+    workbook.close()
+
+    results = evaluate_with_formulas(source, {"Array!B2": 5})
+
+    assert results["Array"]["A1"] == 1 * 2
+    assert results["Array"]["A2"] == 5 * 2
+    assert results["Array"]["B2"] == 5
+
+
 def test_formulas_missing_name_raises(model_xlsx: Path) -> None:
     with pytest.raises(KeyError, match="'depth' not found"):
         evaluate_with_formulas(model_xlsx, {"depth": 3})

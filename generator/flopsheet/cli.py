@@ -115,6 +115,13 @@ def check(paths) -> None:
     _run(action)
 
 
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec format (for editors that complete and check YAML)."""
+    from .spec import json_schema
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
 def _parse_settings(settings: tuple[str, ...], network) -> dict[str, Fraction]:
     values = {}
     known = {p.name for p in network.inputs}
