@@ -261,8 +261,11 @@ class _Builder:
             tree = expr.parse(value)
             return expr.evaluate_number(tree, args)
         except expr.ExpressionError as error:
-            known = f"; known names: {', '.join(sorted(args))}" if args else ""
-            self.problem(line, f"{field}: {error}{known}")
+            if args:
+                fix = f"use numbers and the block's parameters ({', '.join(sorted(args))})"
+            else:
+                fix = "use numbers (names are allowed only for a block's parameters)"
+            self.problem(line, f"{field}: {error}: {fix}")
             return None
 
     # Layers and blocks.
@@ -312,7 +315,8 @@ class _Builder:
                 later = any(e.name == name for e in self.spec.layers)
                 hint = (" (it is defined later: a layer may only read earlier layers)"
                         if later else suggest(name, list(scope.names) + list(self.global_names)))
-                self.problem(line, f"layer {entry.name!r}: 'from' names unknown layer {name!r}{hint}")
+                self.problem(line, f"layer {entry.name!r}: 'from' names unknown layer {name!r}{hint}: "
+                                   "name an earlier layer")
                 return None
             resolved.append(target)
         return tuple(resolved)
