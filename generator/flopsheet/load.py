@@ -14,7 +14,7 @@ from . import compute, expr, yaml_lines
 from . import conventions as conv
 from .errors import Problem, SpecError, location
 from .names import defined_name_problem, sheet_name_problem
-from .network import InputParam, Layer, Network
+from .network import Claim, InputParam, Layer, Network
 from .ops import HYPERPARAMETERS, REGISTRY
 from .spec import OP_NAMES, LayerEntry, Spec
 
@@ -175,13 +175,87 @@ class _Builder:
         self.input_names = input_names
         self._expand(self.spec.layers, top, ("layers",), default_from=None)
         self._check_feedback()
+        claims = self._claims()
         if self.problems:
             raise SpecError(self.problems)
         info = self.spec.model
         return Network(name=info.name, title=info.title or info.name, source=info.source,
                        description=info.description, shape_mode=self.spec.shape_mode,
                        inputs=inputs, conventions=conventions, layers=tuple(self.layers),
-                       path=self.path, text=self.text)
+                       path=self.path, text=self.text, claims=claims)
+
+    def _claims(self) -> tuple[Claim, ...]:
+        claims = []
+        for index, claim in enumerate(self.spec.claims):
+            line = self.line("claims", index)
+            where = f"claim {claim.name!r}"
+            value = self._claim_expression(claim.value, line, f"{where}: value")
+            terms = None
+            if claim.terms is not None:
+                terms = self._claim_expression(claim.terms, line, f"{where}: terms")
+            layers, scope = self._claim_scope(claim, line, where)
+            at = self._claim_inputs(claim, line, where)
+            if value is None or (claim.terms is not None and terms is None) or scope is None or at is False:
+                continue
+            claims.append(Claim(claim.name, claim.kind, value, terms, layers, scope, claim.note, line,
+                                per_pass=claim.per_pass, at=at))
+        return tuple(claims)
+
+    def _claim_inputs(self, claim, line, where: str):
+        """Return the inputs a claim was evaluated at, None for symbolic claims, False on a problem."""
+        if claim.at is None:
+            return None
+        values = {}
+        for name, value in claim.at.items():
+            if name not in self.input_names:
+                self.problem(line, f"{where}: 'at' names unknown input {name!r}"
+                                   f"{suggest(name, self.input_names)}")
+                return False
+            number = self._constant(value, {}, line, f"{where}: at.{name}")
+            if number is None:
+                return False
+            values[name] = number
+        return values
+
+    def _claim_expression(self, text, line, field: str):
+        try:
+            tree = expr.parse(text)
+        except expr.ExpressionError as error:
+            self.problem(line, f"{field}: {error}: write the figure with numbers, inputs and + - * / ^")
+            return None
+        unknown = tree.names() - self.input_names
+        if unknown:
+            name = sorted(unknown)[0]
+            self.problem(line, f"{field}: unknown name {name!r}{suggest(name, self.input_names)}: "
+                               f"use the inputs ({', '.join(sorted(self.input_names))})")
+            return None
+        return tree
+
+    def _claim_scope(self, claim, line, where: str):
+        if claim.layers is not None and claim.block is not None:
+            self.problem(line, f"{where}: give 'layers' or 'block', not both")
+            return None, None
+        if claim.block is not None:
+            found = tuple(layer.name for layer in self.layers if layer.block == claim.block)
+            if not found:
+                labels = {layer.block for layer in self.layers if layer.block}
+                self.problem(line, f"{where}: no layer has block label {claim.block!r}"
+                                   f"{suggest(claim.block, labels)}")
+                return None, None
+            return found, f"block {claim.block}"
+        if claim.layers is None:
+            return None, "total"
+        found: list[str] = []
+        for name in claim.layers:
+            members = [layer.name for layer in self.layers
+                       if layer.name == name or layer.name.startswith(name + ".")]
+            if not members:
+                self.problem(line, f"{where}: unknown layer {name!r}"
+                                   f"{suggest(name, [layer.name for layer in self.layers])}: "
+                                   "name a layer or a block use")
+                return None, None
+            found.extend(m for m in members if m not in found)
+        return tuple(found), ", ".join(claim.layers)
 
     def _check_feedback(self) -> None:
         order = {layer.name: index for index, layer in enumerate(self.layers)}

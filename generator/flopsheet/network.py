@@ -46,6 +46,24 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A figure a source states, with the layers it covers resolved."""
+
+    name: str
+    kind: str
+    value: Expr
+    terms: Expr | None
+    # Layer names the figure covers, or None for the whole network.
+    layers: tuple[str, ...] | None
+    scope: str
+    note: str
+    line: int | None
+    per_pass: bool = False
+    # Inputs at which the source evaluated the figure; the comparison is then numeric.
+    at: Mapping[str, Fraction] | None = None
+
+
+@dataclass(frozen=True)
 class Network:
     """A validated spec, ready to be computed and written."""
 
@@ -59,6 +77,7 @@ class Network:
     layers: tuple[Layer, ...]
     path: Path
     text: str
+    claims: tuple[Claim, ...] = ()
 
     def input_defaults(self) -> dict[str, Fraction]:
         """Return each input's default value by name."""

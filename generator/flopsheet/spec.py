@@ -96,6 +96,12 @@ class Claim(_Strict):
     layers: Optional[list[str]] = Field(
         None, description="Layers (or block uses) whose sum is claimed; omit with block for the total")
     block: Optional[str] = Field(None, description="Block label whose layers' sum is claimed")
+    per_pass: StrictBool = Field(
+        False, description="Count repeated layers once, as the figure covers one pass")
+    at: Optional[dict[str, Quantity]] = Field(
+        None, description="Inputs at which the source evaluated the figure (such as {h: 354, w: 354})")
+    terms: Optional[str] = Field(
+        None, description="The source's own arithmetic behind the figure, as an expression in the inputs")
     note: str = Field("", description="Where the figure appears, or what the source did")
 
 
