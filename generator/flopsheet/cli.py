@@ -122,6 +122,50 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format.")
+@click.option("--fail-on-mismatch", is_flag=True, help="Exit with 1 when any claim does not match.")
+def reconcile(paths, output_format, fail_on_mismatch) -> None:
+    """Compare the figures the specs' sources state (claims) with what the specs compute."""
+    def action():
+        from .reconcile import reconcile_all
+        results = reconcile_all(_load_all(paths))
+        if output_format == "json":
+            click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+        else:
+            click.echo(_reconciliation_table(results))
+        if fail_on_mismatch and any(r.status == "mismatch" for r in results):
+            sys.exit(EXIT_INTERNAL)
+    _run(action)
+
+
+def _reconciliation_table(results) -> str:
+    if not results:
+        return "no claims to reconcile: add a 'claims' list to the specs (see specs/README.md)"
+    lines = []
+    model = None
+    for result in results:
+        if result.model != model:
+            model = result.model
+            count = sum(1 for r in results if r.model == model)
+            wrong = sum(1 for r in results if r.model == model and r.status == "mismatch")
+            lines += ["" if lines else None, f"{model}: {count} claims, {wrong} mismatches"]
+            lines = [line for line in lines if line is not None]
+        mark = "ok " if result.status == "match" else "MISMATCH"
+        lines.append(f"  {mark} {result.claim} ({result.kind}): stated {result.claimed}")
+        if result.status == "mismatch":
+            lines.append(f"      computed {result.computed}; difference {result.difference}"
+                         f" ({_number(result.difference_at_defaults)} at the defaults)")
+            lines.append(f"      {result.diagnosis}")
+    return "\n".join(lines)
+
+
+def _number(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.4f}"
+
+
 def _parse_settings(settings: tuple[str, ...], network) -> dict[str, Fraction]:
     values = {}
     known = {p.name for p in network.inputs}

@@ -130,12 +130,21 @@ def _layer_problem(layer: Layer, row: Row, by_name: Mapping[str, Row]) -> str | 
         first = by_name[layer.inputs[0]]
         columns = ("H_out", "W_out") if layer.op.name == "concat" else ("C_out", "H_out", "W_out")
         for other in layer.inputs[1:]:
+            if layer.op.name == "multiply" and _broadcasts(by_name[other], first):
+                continue
             for column in columns:
                 if by_name[other][column] != first[column]:
                     return (f"inputs disagree: {layer.inputs[0]!r} has {column} = {_show(first[column])}, "
                             f"{other!r} has {_show(by_name[other][column])}; "
                             f"{layer.op.name} needs equal {'sizes' if layer.op.name == 'concat' else 'shapes'}")
     return None
+
+
+def _broadcasts(other: Row, first: Row) -> bool:
+    """Tell whether a multiply's later input scales the first per channel (C x 1 x 1) or per position (1 x H x W)."""
+    per_channel = other["C_out"] == first["C_out"] and other["H_out"] == 1 and other["W_out"] == 1
+    per_position = other["C_out"] == 1 and (other["H_out"], other["W_out"]) == (first["H_out"], first["W_out"])
+    return per_channel or per_position
 
 
 def _shrink_hint(layer: Layer) -> str:

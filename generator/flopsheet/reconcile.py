@@ -28,11 +28,13 @@ COLUMN = {"macs": "MACs", "params": "Params"}
 MAX_SUBSET_BLOCKS = 14
 # A kernel-size explanation considers square kernels up to this size.
 MAX_KERNEL = 15
+# ... in figures that cover at most this many convolutions.
+MAX_KERNEL_CANDIDATES = 3
 
 
 @dataclass(frozen=True)
 class Result:
-    """One claim's reconciliation."""
+    """One claim's reconciliation; the difference is the stated value minus the computed one."""
 
     model: str
     claim: str
@@ -41,6 +43,8 @@ class Result:
     claimed: str
     computed: str
     difference: str
+    claimed_at_defaults: float | int
+    computed_at_defaults: float | int
     difference_at_defaults: float | int
     status: str
     diagnosis: str
@@ -95,35 +99,46 @@ class _Reconciler:
         difference = sympy.expand(claimed - computed)
         status = "match" if difference == 0 else "mismatch"
         diagnosis = "" if status == "match" else self.diagnose(claim, computed, claimed, difference)
-        at_defaults = sympy.nsimplify(difference.subs(self.defaults))
-        value = Fraction(int(at_defaults.p), int(at_defaults.q)) if at_defaults.is_Rational else Fraction(0)
         return Result(
             model=self.network.name, claim=claim.name, kind=claim.kind, scope=claim.scope,
             claimed=format_closed_form(claimed), computed=format_closed_form(computed),
             difference=format_closed_form(difference),
-            difference_at_defaults=value.numerator if value.denominator == 1 else float(value),
+            claimed_at_defaults=self._plain(claimed), computed_at_defaults=self._plain(computed),
+            difference_at_defaults=self._plain(difference),
             status=status, diagnosis=diagnosis, line=claim.line)
+
+    def _plain(self, value) -> int | float:
+        """Return a closed form's value at the default inputs: an int when whole."""
+        number = sympy.nsimplify(sympy.sympify(value).subs(self.defaults))
+        exact = Fraction(int(number.p), int(number.q))
+        return exact.numerator if exact.denominator == 1 else float(exact)
 
     # Diagnoses: each returns a sentence when it explains the difference exactly, else None.
 
     def diagnose(self, claim: Claim, computed, claimed, difference) -> str:
         found = []
-        target = computed
         if claim.terms is not None:
             terms = self._at(claim, _symbolic(claim.terms, self.syms))
             if sympy.expand(terms - claimed) != 0:
                 found.append(f"arithmetic slip: the source's own terms add up to {format_closed_form(terms)}, "
                              f"not the stated {format_closed_form(claimed)}")
-            if sympy.expand(terms - computed) == 0:
-                return "; ".join(found)
-            # The terms themselves disagree with the layers: explain that difference too.
-            claimed = terms
-            difference = sympy.expand(terms - computed)
-        for check in (self._folded_constant, self._rounding, self._missing_factor, self._digit_slip,
-                      self._kernel_size, self._layer_count, self._blocks_left_out, self._parts):
-            sentence = check(claim, target, claimed, difference)
+            if sympy.expand(terms - computed) != 0:
+                found.append(f"the source's terms differ from the layers by "
+                             f"{format_closed_form(sympy.expand(terms - computed))}")
+        specific = []
+        for check in (self._folded_constant, self._missing_factor, self._digit_slip, self._kernel_size,
+                      self._layer_count, self._blocks_left_out):
+            sentence = check(claim, computed, claimed, difference)
             if sentence:
-                found.append(sentence)
+                specific.append(sentence)
+        if not specific:
+            sentence = self._rounding(claim, computed, claimed, difference)
+            if sentence:
+                specific.append(sentence)
+        parts = self._parts(claim, computed, claimed, difference)
+        if parts:
+            specific.append(parts)
+        found += specific
         if not found:
             found.append(self._fallback(computed, claimed))
         return "; ".join(found)
@@ -168,10 +183,14 @@ class _Reconciler:
         if self.network.conventions.get("bias_params", 0) or self.network.conventions.get("bias_ops", 0):
             return None
         column = COLUMN[claim.kind]
-        for name in self._scope(claim):
+        convolutions = [name for name in self._scope(claim)
+                        if self.by_name[name][0].op.name in ("conv2d", "conv_transpose2d")
+                        and self.by_name[name][1][column] != 0]
+        # Over many layers some other kernel would fit the difference by coincidence.
+        if len(convolutions) > MAX_KERNEL_CANDIDATES:
+            return None
+        for name in convolutions:
             layer, form = self.by_name[name]
-            if layer.op.name not in ("conv2d", "conv_transpose2d"):
-                continue
             k_h, k_w = int(layer.hyper["k_h"]), int(layer.hyper["k_w"])
             value = form[column]
             if value == 0:
@@ -284,6 +303,7 @@ class _Reconciler:
         scope = set(claim.layers if claim.layers is not None else self.by_name)
         candidates = [other for other in self.network.claims
                       if other is not claim and other.kind == claim.kind and other.layers is not None
+                      and other.per_pass == claim.per_pass and other.at == claim.at
                       and set(other.layers) < scope]
         candidates.sort(key=lambda other: -len(other.layers))
         chosen, covered = [], set()

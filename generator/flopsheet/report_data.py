@@ -59,6 +59,8 @@ class ModelReport:
     layers: list[Row]
     chart_labels: list[str]
     chart_gmacs: list[float]
+    claims: int = 0
+    mismatches: list = ()
 
 
 def model_report(network: Network) -> ModelReport:
@@ -81,6 +83,9 @@ def model_report(network: Network) -> ModelReport:
                               format_closed_form(sum(forms[i]["Params"] for i in span)),
                               float(macs) / 1e9))
     chart_source = block_rows if block_rows else [r for r in layer_rows if r.gmacs > 0]
+    from .reconcile import reconcile
+    results = reconcile(network)
+    mismatches = [r for r in results if r.status == "mismatch"]
     macs_total = total(values, "MACs")
     params_total = total(values, "Params")
     return ModelReport(
@@ -96,6 +101,7 @@ def model_report(network: Network) -> ModelReport:
         blocks=block_rows, layers=layer_rows,
         chart_labels=[r.label for r in chart_source],
         chart_gmacs=[r.gmacs for r in chart_source],
+        claims=len(results), mismatches=mismatches,
     )
 
 

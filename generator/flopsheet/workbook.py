@@ -59,6 +59,7 @@ class ModelSheet:
     macs_form: str
     params_form: str
     block_values: list[tuple[Fraction, Fraction]]
+    rows: dict[str, int]
 
 
 class WorkbookWriter:
@@ -168,7 +169,7 @@ class WorkbookWriter:
         sheet.write_string(row, COL["Params closed form"], total_params_form, self.subtotal_text)
         self._column_widths(sheet)
         return ModelSheet(network, sheet_name, row, block_rows, macs_total, params_total,
-                          total_macs_form, total_params_form, block_values)
+                          total_macs_form, total_params_form, block_values, rows)
 
     def _write_layer(self, sheet, row, layer, cells, value, form, rows) -> None:
         sheet.write_string(row, COL["Layer"], layer.name)
@@ -288,5 +289,8 @@ def write_workbook(networks: Sequence[Network], path: Path, title: str) -> list[
     writer.write_conventions(first.conventions)
     models = [writer.write_model(network, network.name) for network in networks]
     writer.write_summary(models)
+    if len(models) == 1 and models[0].network.claims:
+        from .reconcile_sheet import write_reconciliation
+        write_reconciliation(writer, models[0])
     writer.close()
     return models

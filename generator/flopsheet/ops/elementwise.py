@@ -1,7 +1,10 @@
 """Element-wise ops: add, multiply, concat and activations. None has parameters.
 
 An add or multiply of ``n`` inputs costs ``add_ops`` (or ``multiply_ops``) per
-output element for each of the ``n - 1`` operations; concat costs nothing.
+output element for each of the ``n - 1`` operations; concat costs nothing. The
+output has the first input's shape: a multiply's later inputs may also be
+C x 1 x 1 (a scale per channel) or 1 x H x W (a scale per position), as in
+attention modules.
 """
 
 from __future__ import annotations
