@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -14,6 +15,7 @@ import click
 
 from . import expr
 from .errors import FlopsheetError, SpecError
+from .presets import PRESETS
 
 EXIT_INVALID = 2
 EXIT_INTERNAL = 1
@@ -41,15 +43,21 @@ def _problem(path, message):
     return Problem(str(path), message)
 
 
-def _load_all(paths: tuple[str, ...]):
+def _load_all(paths: tuple[str, ...], preset: str | None = None):
+    """Load every spec; with ``preset``, count each with that preset's conventions instead of its own."""
     from .load import load_network
 
     networks, problems = [], []
     for path in _spec_files(paths):
         try:
-            networks.append(load_network(path))
+            network = load_network(path)
         except SpecError as error:
             problems.extend(error.problems)
+            continue
+        if preset is not None:
+            from .presets import preset_values
+            network = dataclasses.replace(network, conventions=preset_values(preset), preset=preset)
+        networks.append(network)
     if problems:
         raise SpecError(problems)
     names: dict[str, Path] = {}
@@ -82,6 +90,11 @@ def _run(action) -> None:
         sys.exit(EXIT_INTERNAL)
 
 
+CONVENTION_OPTION = click.option(
+    "--convention", type=click.Choice(list(PRESETS)), default=None,
+    help="Count with this tool's conventions (see docs/conventions.md), replacing the specs' own.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="flopsheet")
 def main() -> None:
@@ -93,11 +106,12 @@ def main() -> None:
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=True),
               help="Folder for the workbooks and reports (created if missing).")
 @click.option("--no-report", is_flag=True, help="Write the workbooks only, without Markdown and PDF reports.")
-def build(paths, output, no_report) -> None:
+@CONVENTION_OPTION
+def build(paths, output, no_report, convention) -> None:
     """Write a workbook and a report for each spec in PATHS (files or folders)."""
     def action():
         from .build import build_all
-        networks = _load_all(paths)
+        networks = _load_all(paths, convention)
         written = build_all(networks, Path(output), reports=not no_report)
         for path in written:
             click.echo(f"wrote {path}")
@@ -127,11 +141,12 @@ def schema() -> None:
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Output format.")
 @click.option("--fail-on-mismatch", is_flag=True, help="Exit with 1 when any claim does not match.")
-def reconcile(paths, output_format, fail_on_mismatch) -> None:
+@CONVENTION_OPTION
+def reconcile(paths, output_format, fail_on_mismatch, convention) -> None:
     """Compare the figures the specs' sources state (claims) with what the specs compute."""
     def action():
         from .reconcile import reconcile_all
-        results = reconcile_all(_load_all(paths))
+        results = reconcile_all(_load_all(paths, convention))
         if output_format == "json":
             click.echo(json.dumps([r.as_dict() for r in results], indent=2))
         else:
@@ -192,11 +207,12 @@ def _parse_settings(settings: tuple[str, ...], network) -> dict[str, Fraction]:
               help="Set an input (h, w, b or a declared parameter); repeatable.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]), default="table",
               show_default=True, help="Output format.")
-def show(spec, settings, output_format) -> None:
+@CONVENTION_OPTION
+def show(spec, settings, output_format, convention) -> None:
     """Print every layer's shape, MACs and parameters, the totals and the closed forms."""
     def action():
         from .summary import layer_table
-        network = _load_all((spec,))[0]
+        network = _load_all((spec,), convention)[0]
         values = _parse_settings(settings, network)
         table = layer_table(network, values)
         if output_format == "json":
@@ -242,6 +258,9 @@ def _table(table: dict) -> str:
         lines.append("  ".join(str(cell).ljust(widths[i]) if i < 3 else str(cell).rjust(widths[i])
                                for i, cell in enumerate(row)))
     lines += ["", f"MACs:   {table['closed_forms']['macs']}", f"params: {table['closed_forms']['params']}"]
+    per_mac = table["conventions"]["values"]["flops_per_mac"]
+    lines.append(f"FLOPs:  {_number(totals['flops'])} ({per_mac} per MAC; conventions: "
+                 f"{table['conventions']['preset']})")
     return "\n".join(lines)
 
 

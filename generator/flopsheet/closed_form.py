@@ -79,7 +79,8 @@ def _power(base, exponent) -> str:
 
 
 def _number(value) -> str:
-    value = sympy.nsimplify(value)
+    if value.is_Float:
+        value = sympy.Rational(str(value))
     if value.is_Integer:
         return str(int(value))
     if value.is_Rational:

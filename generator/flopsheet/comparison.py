@@ -47,7 +47,8 @@ class Entry:
     def at(self, form, h, w, b=1) -> Fraction:
         """Return a closed form's exact value at the given input size."""
         values = {self.symbols["h"]: h, self.symbols["w"]: w, self.symbols["b"]: b}
-        return Fraction(str(sympy.nsimplify(form.subs(values))))
+        number = sympy.Rational(form.subs(values))
+        return Fraction(int(number.p), int(number.q))
 
     def macs_at_side(self, side: int) -> float:
         return float(self.at(self.macs_form, side, side))

@@ -12,7 +12,11 @@ and watch the totals move. The defaults are the way the reference notes count:
 - batch norm costs ``H·W·C·(b + 1)·2`` and has ``2·C`` parameters;
 - bilinear upsampling costs 8 operations per output element, an element-wise
   add or multiply 1, activations 0;
-- a transposed convolution is charged at its output resolution.
+- a transposed convolution is charged at its output resolution;
+- the FLOPs total is 2 FLOPs per MAC.
+
+Named sets of values that reproduce other tools (fvcore, ptflops, thop,
+torchinfo, torch.utils.flop_counter) are in ``flopsheet.presets``.
 """
 
 from __future__ import annotations
@@ -42,12 +46,17 @@ CONVENTIONS: tuple[Convention, ...] = (
                "Pooling: operations per input element"),
     Convention("pool_output_ops", Fraction(0),
                "Pooling: operations per output element"),
+    Convention("avg_output_ops", Fraction(0),
+               "Average pooling of every kind (window, adaptive, global): operations per output "
+               "element, for the division by the window size"),
     Convention("global_pool_ops", Fraction(0),
-               "Global average pooling: operations per input element"),
+               "Global and adaptive average pooling: operations per input element"),
     Convention("bn_ops", Fraction(2),
                "Batch norm: operations per element of one image (normalise, scale and shift)"),
     Convention("bn_batch_ops", Fraction(2),
                "Batch norm: operations per element of the whole batch (training mean and variance)"),
+    Convention("bn_channel_ops", Fraction(0),
+               "Batch norm: operations per channel of one image, whatever its size"),
     Convention("bn_params", Fraction(2),
                "Batch norm: parameters per channel (2 for scale and shift)"),
     Convention("bilinear_ops", Fraction(8),
@@ -62,6 +71,9 @@ CONVENTIONS: tuple[Convention, ...] = (
                "Activations (ReLU, sigmoid, softmax): operations per element"),
     Convention("deconv_at_output", Fraction(1),
                "Transposed convolution: 1 charges it at output resolution, 0 at input resolution"),
+    Convention("flops_per_mac", Fraction(2),
+               "FLOPs per MAC in the FLOPs total: 2 counts the multiply and the add, "
+               "1 reports MACs as FLOPs (as fvcore does)"),
 )
 
 BY_NAME: Mapping[str, Convention] = {c.name: c for c in CONVENTIONS}

@@ -244,10 +244,35 @@ class Backend:
     number: Callable
 
 
+# Bounds on powers, checked before computing them: exact arithmetic on 9^9^9 (370 million digits)
+# would run for minutes, and a symbolic (h + w + b)^1000 expands into half a million terms.
+MAX_POWER_BITS = 10_000
+MAX_SYMBOLIC_EXPONENT = 32
+
+
 def _exact_power(base, exponent):
     if isinstance(exponent, Fraction) and exponent.denominator != 1:
-        raise ExpressionError(f"fractional exponent {exponent} is not supported")
+        raise ExpressionError(f"fractional exponent {exponent} is not supported: use a whole exponent")
+    _check_power_size(Fraction(base), int(exponent))
     return base ** int(exponent)
+
+
+def _check_power_size(base: Fraction, exponent: int) -> None:
+    if base in (0, 1, -1):
+        return
+    bits = abs(exponent) * max(abs(base.numerator).bit_length(), base.denominator.bit_length())
+    if bits > MAX_POWER_BITS:
+        raise ExpressionError(f"the power {base}^{exponent} is too large (about {bits} bits): "
+                              "Excel's numbers end near 1E+308, so use a smaller exponent")
+
+
+def _symbolic_power(base, exponent):
+    if base.is_Rational and exponent.is_Integer:
+        _check_power_size(Fraction(int(base.p), int(base.q)), int(exponent))
+    elif exponent.is_number and abs(exponent) > MAX_SYMBOLIC_EXPONENT:
+        raise ExpressionError(f"exponent {exponent} is too large for a closed form: "
+                              f"use at most {MAX_SYMBOLIC_EXPONENT}")
+    return base ** exponent
 
 
 def _select_number(flag, if_set, if_clear):
@@ -306,7 +331,7 @@ def _apply(op: str, left, right, backend: Backend):
     if op == "^":
         if backend is NUMBERS:
             return _exact_power(Fraction(left), Fraction(right))
-        return left ** right
+        return _symbolic_power(left, right)
     raise ExpressionError(f"unknown operator {op!r}")
 
 

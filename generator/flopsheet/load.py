@@ -16,6 +16,7 @@ from .errors import Problem, SpecError, location
 from .names import defined_name_problem, sheet_name_problem
 from .network import Claim, InputParam, Layer, Network
 from .ops import HYPERPARAMETERS, REGISTRY
+from .presets import PRESETS, preset_values
 from .spec import OP_NAMES, LayerEntry, Spec
 
 STANDARD_INPUTS = {
@@ -35,6 +36,7 @@ OP_FIELDS: dict[str, set[str]] = {
                          "output_padding", "bias"},
     "max_pool2d": {"kernel", "stride", "padding", "dilation", "ceil_mode"},
     "avg_pool2d": {"kernel", "stride", "padding", "ceil_mode"},
+    "adaptive_avg_pool": {"output_size"},
     "global_avg_pool": set(),
     "batch_norm": set(),
     "linear": {"out_features", "flatten", "bias"},
@@ -45,7 +47,7 @@ OP_FIELDS: dict[str, set[str]] = {
 REQUIRED_FIELDS = {
     "input": ("channels",), "feedback": ("channels", "scale", "of"), "conv2d": ("out_channels", "kernel"),
     "conv_transpose2d": ("out_channels", "kernel"), "max_pool2d": ("kernel",),
-    "avg_pool2d": ("kernel",), "linear": ("out_features",),
+    "avg_pool2d": ("kernel",), "linear": ("out_features",), "adaptive_avg_pool": ("output_size",),
 }
 _COMMON_FIELDS = {"name", "op", "from_", "block", "repeat", "share_weights"}
 _FIELD_ALIASES = {"from_": "from", "with_": "with"}
@@ -182,7 +184,7 @@ class _Builder:
         return Network(name=info.name, title=info.title or info.name, source=info.source,
                        description=info.description, shape_mode=self.spec.shape_mode,
                        inputs=inputs, conventions=conventions, layers=tuple(self.layers),
-                       path=self.path, text=self.text, claims=claims)
+                       path=self.path, text=self.text, claims=claims, preset=self.preset)
 
     def _claims(self) -> tuple[Claim, ...]:
         claims = []
@@ -315,11 +317,14 @@ class _Builder:
 
     def _conventions(self) -> dict[str, Fraction]:
         overrides = {}
+        base = self._preset()
         for name, value in self.spec.conventions.items():
             line = self.line("conventions", name)
+            if name == "preset":
+                continue
             if name not in conv.BY_NAME:
                 self.problem(line, f"unknown convention {name!r}{suggest(name, conv.BY_NAME)}: "
-                                   f"use one of {', '.join(conv.BY_NAME)}")
+                                   f"use one of {', '.join(conv.BY_NAME)}, or 'preset'")
                 continue
             number = self._constant(value, {}, line, f"conventions.{name}")
             if number is not None:
@@ -327,7 +332,23 @@ class _Builder:
                     self.problem(line, f"conventions.{name}: must not be negative (found {number})")
                     continue
                 overrides[name] = number
-        return conv.resolve(overrides)
+        values = dict(base)
+        values.update(overrides)
+        return values
+
+    def _preset(self) -> dict[str, Fraction]:
+        """Return the values of the spec's convention preset (the defaults without one)."""
+        self.preset = None
+        name = self.spec.conventions.get("preset")
+        if name is None:
+            return conv.resolve({})
+        if name not in PRESETS:
+            self.problem(self.line("conventions", "preset"),
+                         f"unknown convention preset {name!r}{suggest(name, PRESETS)}: "
+                         f"use one of {', '.join(PRESETS)}")
+            return conv.resolve({})
+        self.preset = name
+        return preset_values(name)
 
     def _constant(self, value, args: Mapping[str, Fraction], line, field: str) -> Fraction | None:
         """Evaluate a quantity with the block arguments ``args``; record a problem and return None on failure."""
@@ -582,6 +603,10 @@ class _LayerReader:
                 hyper["groups"] = groups
         if op_name in ("max_pool2d", "avg_pool2d"):
             hyper["ceil_mode"] = Fraction(int(bool(entry.ceil_mode)))
+        if op_name == "adaptive_avg_pool":
+            size = self.pair(entry.output_size, "output_size", self.positive_int)
+            if size is not None:
+                hyper["out_h"], hyper["out_w"] = size
         if op_name == "upsample":
             label, size_of = self._upsample(hyper)
         if op_name in ("add", "multiply", "concat") and len(inputs) < 2:

@@ -78,6 +78,8 @@ class Network:
     path: Path
     text: str
     claims: tuple[Claim, ...] = ()
+    # The convention preset the values start from (flopsheet.presets), None for the defaults.
+    preset: str | None = None
 
     def input_defaults(self) -> dict[str, Fraction]:
         """Return each input's default value by name."""

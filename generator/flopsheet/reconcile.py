@@ -109,7 +109,7 @@ class _Reconciler:
 
     def _plain(self, value) -> int | float:
         """Return a closed form's value at the default inputs: an int when whole."""
-        number = sympy.nsimplify(sympy.sympify(value).subs(self.defaults))
+        number = sympy.Rational(sympy.sympify(value).subs(self.defaults))
         exact = Fraction(int(number.p), int(number.q))
         return exact.numerator if exact.denominator == 1 else float(exact)
 
@@ -284,7 +284,7 @@ class _Reconciler:
         if not parts:
             return None
         stated = sympy.expand(sum((self.claimed(part) for part in parts), start=sympy.Integer(0)))
-        names = ", ".join(part.name for part in parts)
+        names = _shorten([part.name for part in parts])
         if self.uncovered:
             if sympy.expand(stated - claimed) == 0:
                 return (f"the total sums only the stated parts ({names}), which leave out "
@@ -295,7 +295,7 @@ class _Reconciler:
                     f"{format_closed_form(stated)}, not {format_closed_form(claimed)}")
         wrong = [part.name for part in parts if sympy.expand(self.claimed(part) - self.computed(part)) != 0]
         if wrong:
-            return f"the sum of the stated parts carries their errors ({', '.join(wrong)})"
+            return f"the sum of the stated parts carries their errors ({_shorten(wrong)})"
         return None
 
     def _covering_claims(self, claim: Claim) -> list[Claim]:
@@ -331,6 +331,11 @@ def _edit_distance(a: str, b: str) -> int:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
         previous = current
     return previous[-1]
+
+
+def _shorten(names: list[str], limit: int = 4) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _list_layers(names: list[str], limit: int = 6) -> str:

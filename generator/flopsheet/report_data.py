@@ -61,6 +61,7 @@ class ModelReport:
     chart_gmacs: list[float]
     claims: int = 0
     mismatches: list = ()
+    conventions_note: str = ""
 
 
 def model_report(network: Network) -> ModelReport:
@@ -102,7 +103,18 @@ def model_report(network: Network) -> ModelReport:
         chart_labels=[r.label for r in chart_source],
         chart_gmacs=[r.gmacs for r in chart_source],
         claims=len(results), mismatches=mismatches,
+        conventions_note=_conventions_note(network, macs_total),
     )
+
+
+def _conventions_note(network: Network, macs_total) -> str:
+    from .presets import PRESETS
+    preset = PRESETS[network.preset or "notes"]
+    per_mac = network.conventions["flops_per_mac"]
+    flops = Fraction(macs_total) * per_mac
+    return (f"The values start from the preset {preset.name} ({preset.tool}). "
+            f"The FLOPs total, the MACs times flops_per_mac = {count(per_mac)}, is {count(flops)} "
+            f"({scaled(flops, 10**9)} G).")
 
 
 def _shape(value) -> str:

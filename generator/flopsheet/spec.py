@@ -15,7 +15,7 @@ Quantity = Union[StrictInt, StrictFloat, str]
 Pair = Union[Quantity, list[Quantity]]
 
 OP_NAMES = ("input", "feedback", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
-            "global_avg_pool", "batch_norm", "linear", "upsample", "add", "multiply",
+            "adaptive_avg_pool", "global_avg_pool", "batch_norm", "linear", "upsample", "add", "multiply",
             "concat", "activation")
 
 
@@ -74,6 +74,8 @@ class LayerEntry(_Strict):
     scale: Optional[Pair] = Field(
         None, description="upsample: factor, or [height, width]; feedback: size relative to h and w")
     size_of: Optional[str] = Field(None, description="upsample: take the output size of this layer")
+    output_size: Optional[Pair] = Field(
+        None, description="adaptive_avg_pool: output size, or [height, width]")
     function: Optional[str] = Field(None, description="activation: relu, sigmoid, softmax, ...")
 
 
@@ -113,8 +115,10 @@ class Spec(_Strict):
         "ideal", description="ideal: sizes divide evenly (closed forms linear in h and w); exact: floor arithmetic")
     inputs: dict[str, InputDef] = Field(default_factory=dict,
                                         description="h, w, b and declared parameters")
-    conventions: dict[str, Quantity] = Field(default_factory=dict,
-                                             description="Counting conventions that differ from the defaults")
+    conventions: dict[str, Quantity] = Field(
+        default_factory=dict,
+        description="Counting conventions that differ from the defaults; 'preset' names a tool's "
+                    "set (notes, fvcore, ptflops, thop, torchinfo, torch) that the other keys override")
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
     layers: list[LayerEntry] = Field(min_length=1)
     claims: list[Claim] = Field(default_factory=list,

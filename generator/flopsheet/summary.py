@@ -40,7 +40,10 @@ def layer_table(network: Network, overrides: Mapping[str, Fraction] | None = Non
         "title": network.title,
         "inputs": {name: plain(value) for name, value in inputs.items()},
         "layers": layers,
-        "totals": {"macs": plain(total(rows, "MACs")), "params": plain(total(rows, "Params"))},
+        "totals": {"macs": plain(total(rows, "MACs")), "params": plain(total(rows, "Params")),
+                   "flops": plain(total(rows, "MACs") * network.conventions["flops_per_mac"])},
+        "conventions": {"preset": network.preset or "notes",
+                        "values": {name: plain(value) for name, value in network.conventions.items()}},
         "closed_forms": {"macs": format_closed_form(total(forms, "MACs")),
                          "params": format_closed_form(total(forms, "Params"))},
     }

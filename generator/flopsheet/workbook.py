@@ -110,7 +110,7 @@ class WorkbookWriter:
                            "Yellow cells are editable: change a value and every sheet recalculates.")
         sheet.activate()
 
-    def write_conventions(self, values) -> None:
+    def write_conventions(self, values, preset: str | None = None) -> None:
         sheet = self.book.add_worksheet("Conventions")
         sheet.write_row(0, 0, ("Name", "Value", "Description"), self.header)
         for row, convention in enumerate(conventions.CONVENTIONS, start=1):
@@ -123,7 +123,10 @@ class WorkbookWriter:
         sheet.set_column(2, 2, 80)
         note = len(conventions.CONVENTIONS) + 2
         sheet.write_string(note, 0, "Costs are multiply-accumulates (MACs) for one image; "
-                                    "parameters are counted once per layer.")
+                                    "parameters are counted once per layer. The FLOPs total is "
+                                    "the MACs total times flops_per_mac.")
+        sheet.write_string(note + 1, 0, f"Values start from the preset {preset or 'notes'} "
+                                        "(docs/conventions.md lists the presets).")
 
     # A model's layer table.
 
@@ -167,6 +170,7 @@ class WorkbookWriter:
         total_params_form = format_closed_form(sum(f["Params"] for f in forms))
         sheet.write_string(row, COL["MACs closed form"], total_macs_form, self.subtotal_text)
         sheet.write_string(row, COL["Params closed form"], total_params_form, self.subtotal_text)
+        self._write_flops_row(sheet, row, macs_total * network.conventions["flops_per_mac"])
         self._column_widths(sheet)
         return ModelSheet(network, sheet_name, row, block_rows, macs_total, params_total,
                           total_macs_form, total_params_form, block_values, rows)
@@ -213,6 +217,14 @@ class WorkbookWriter:
             # SUBTOTAL skips other SUBTOTAL cells in its range, so block subtotals are not counted twice.
             formula = f"=SUBTOTAL(9,{letter}{first_row + 1}:{letter}{last_row + 1})"
             sheet.write_formula(row, COL[column], formula, self.subtotal, cached(cached_value))
+
+    def _write_flops_row(self, sheet, total_row: int, flops) -> None:
+        """Write the FLOPs total under the total row: the MACs total times the flops_per_mac cell."""
+        row = total_row + 1
+        macs_cell = xl_rowcol_to_cell(total_row, COL["MACs"])
+        sheet.write_string(row, COL["Layer"], "FLOPs", self.subtotal_text)
+        sheet.write_string(row, COL["Block"], "MACs × flops_per_mac", self.text)
+        sheet.write_formula(row, COL["MACs"], f"={macs_cell}*flops_per_mac", self.subtotal, cached(flops))
 
     def _column_widths(self, sheet) -> None:
         sheet.set_column(COL["Layer"], COL["Layer"], 22)
@@ -286,7 +298,7 @@ def write_workbook(networks: Sequence[Network], path: Path, title: str) -> list[
     writer = WorkbookWriter(path, title)
     first = networks[0]
     writer.write_inputs(first)
-    writer.write_conventions(first.conventions)
+    writer.write_conventions(first.conventions, first.preset)
     models = [writer.write_model(network, network.name) for network in networks]
     writer.write_summary(models)
     if len(models) == 1 and models[0].network.claims:

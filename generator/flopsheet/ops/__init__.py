@@ -42,6 +42,7 @@ HYPERPARAMETERS: dict[str, int] = {
     "bias": 0,
     "flatten": 0,
     "scale_h": 1, "scale_w": 1,
+    "out_h": 1, "out_w": 1,
 }
 
 

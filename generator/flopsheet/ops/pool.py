@@ -1,10 +1,13 @@
-"""Pooling: max_pool2d, avg_pool2d and global_avg_pool.
+"""Pooling: max_pool2d, avg_pool2d, adaptive_avg_pool and global_avg_pool.
 
 Pooling has no parameters. Its cost is a weighted sum of three counts, so each
 tool's rule is a choice of weights: ``pool_window_ops`` per output element and
 window element (the reference notes' rule: 2 x 2 stride-2 pooling then costs one
 operation per input element), ``pool_input_ops`` per input element and
-``pool_output_ops`` per output element.
+``pool_output_ops`` per output element. Average pooling of every kind adds
+``avg_output_ops`` per output element (the division). Adaptive and global
+average pooling cost ``global_pool_ops`` per input element instead of the
+window terms, because their window depends on the input size.
 """
 
 from __future__ import annotations
@@ -39,12 +42,24 @@ max_pool2d = register(Op(
 
 avg_pool2d = register(Op(
     name="avg_pool2d", hyperparameters=_HYPERPARAMETERS, shape=_pool_shape,
-    macs=POOL_MACS, params=ZERO, description="2-D average pooling",
+    macs=POOL_MACS + Name("avg_output_ops") * C_in * H_out * W_out, params=ZERO,
+    description="2-D average pooling",
+))
+
+_ADAPTIVE_MACS = C_in * (Name("global_pool_ops") * H_in * W_in
+                         + Name("avg_output_ops") * H_out * W_out)
+
+# torch.nn.AdaptiveAvgPool2d: the output size is given, the windows follow from the input size.
+adaptive_avg_pool = register(Op(
+    name="adaptive_avg_pool", hyperparameters=("out_h", "out_w"),
+    shape=lambda mode: (hyper("out_h"), hyper("out_w")),
+    macs=_ADAPTIVE_MACS, params=ZERO,
+    description="adaptive average pooling to a given output size",
 ))
 
 global_avg_pool = register(Op(
     name="global_avg_pool", hyperparameters=(),
     shape=lambda mode: (ZERO + 1, ZERO + 1),
-    macs=Name("global_pool_ops") * C_in * H_in * W_in, params=ZERO,
+    macs=_ADAPTIVE_MACS, params=ZERO,
     description="global average pooling to 1 x 1",
 ))
