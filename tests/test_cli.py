@@ -46,7 +46,8 @@ def test_show_json_totals(tmp_path):
     data = json.loads(result.output)
     assert data["model"] == "small"
     assert data["inputs"] == {"h": 64, "w": 32, "b": 1}
-    assert data["totals"] == {"macs": TOTAL_MACS, "params": TOTAL_PARAMS}
+    # The default flops_per_mac is 2: one multiply and one add per MAC.
+    assert data["totals"] == {"macs": TOTAL_MACS, "params": TOTAL_PARAMS, "flops": 2 * TOTAL_MACS}
     assert [row["layer"] for row in data["layers"]] == ["data", "=cmd", "pool", "fc"]
     assert sum(row["macs"] for row in data["layers"]) == data["totals"]["macs"]
 
@@ -90,7 +91,8 @@ def test_build_writes_workbook_and_report(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["small.md", "small.pdf", "small.png", "small.xlsx"]
 
     book = openpyxl.load_workbook(out / "small.xlsx")
-    assert book.sheetnames == ["Inputs", "Conventions", "small", "Summary"]
+    assert book.sheetnames == ["Inputs", "Conventions", "small", "Summary", "Spec"]
+    assert book["Spec"].sheet_state == "veryHidden"
     sheet = book["small"]
     assert sheet["A3"].value == "=cmd"          # stays text, not a formula
     assert sheet["A3"].data_type == "s"
@@ -150,7 +152,7 @@ def test_output_path_that_is_a_file(tmp_path):
 def test_check_folder_without_specs(tmp_path):
     result = CliRunner().invoke(main, ["check", str(tmp_path)])
     assert result.exit_code == 2
-    assert "no spec files (*.yaml) in this folder" in result.output
+    assert "no spec files (*.yaml or *.yml) in this folder" in result.output
 
 
 def test_console_script_has_no_traceback(tmp_path):

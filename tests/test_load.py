@@ -51,7 +51,7 @@ BAD_SPECS = [
     (HEADER + "  - {name: a, op: conv2d, out_channels: \"__import__('os')\", kernel: 1}\n",
      [r"net.yaml:4: layer 'a': out_channels: invalid character"]),
     # YAML problems.
-    ("model: {name: x}\nlayers: [\n", [r"net.yaml:3: invalid YAML"]),
+    ("model: {name: x}\nlayers: [\n", [r"net.yaml:2: invalid YAML"]),
     ("", [r"net.yaml: the file is empty"]),
     ("- just\n- a list\n", [r"net.yaml:1: a spec must be a YAML mapping"]),
     ("a: &x [1, 2]\nb: *x\n", [r"net.yaml:2: YAML alias \*x is not supported"]),

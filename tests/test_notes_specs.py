@@ -107,7 +107,7 @@ def test_ds_totals():
 
 def test_vgg16_matches_torchvision():
     # torchvision's published parameter count for vgg16 (IMAGENET1K_V1): 138,357,544.
-    data = show("vgg16.yaml")
+    data = show("zoo/vgg16.yaml")
     assert data["totals"]["params"] == 138_357_544
     # Hand count: 13 convs and 3 linear layers with biases.
     convs = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),
@@ -121,3 +121,27 @@ def test_layers_add_up_to_totals(spec):
     data = show(spec)
     assert sum(row["macs"] for row in data["layers"]) == pytest.approx(data["totals"]["macs"], rel=1e-12)
     assert sum(row["params"] for row in data["layers"]) == pytest.approx(data["totals"]["params"], rel=1e-12)
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_totals_at_320_by_480(tmp_path):
+    import oracles
+    from flopsheet.load import load_network
+    from flopsheet.workbook import write_workbook
+
+    expected = {
+        "ucf": 612234 * H * W,
+        "ucf-bn": (613314 + 1080 * B) * H * W,
+        "ds": 426687 * H * W,
+    }
+    for name, macs in expected.items():
+        network = load_network(SPECS / f"{name}.yaml")
+        book = tmp_path / f"{name}.xlsx"
+        write_workbook([network], book, network.title)
+        edited = tmp_path / f"{name}-edited.xlsx"
+        oracles.set_inputs(book, edited, {"h": H, "w": W, "b": B})
+        folder = tmp_path / name
+        folder.mkdir()
+        rows = oracles.recalculate(edited, folder)["Summary"]
+        header = rows[0]
+        assert oracles.as_number(rows[1][header.index("MACs")]) == macs, name

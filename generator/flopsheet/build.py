@@ -25,7 +25,8 @@ def prepare_output(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OutputError(f"{folder}: cannot create the output folder: {error.strerror}") from None
+        raise OutputError(f"{folder}: cannot create the output folder: {error.strerror}: "
+                          "choose another output path with -o") from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"{folder}: the output folder is not writable: choose another with -o")
 
@@ -36,7 +37,8 @@ def build_all(networks: Sequence[Network], folder: Path, reports: bool = True) -
     try:
         staging = Path(tempfile.mkdtemp(prefix=".flopsheet-", dir=folder))
     except OSError as error:
-        raise OutputError(f"{folder}: cannot write in the output folder: {error.strerror}") from None
+        raise OutputError(f"{folder}: cannot write in the output folder: {error.strerror}: "
+                          "choose another output path with -o") from None
     try:
         for network in networks:
             write_workbook([network], staging / f"{network.name}.xlsx", network.title)
@@ -50,12 +52,33 @@ def build_all(networks: Sequence[Network], folder: Path, reports: bool = True) -
         shutil.rmtree(staging, ignore_errors=True)
 
 
+
+def build_reports(networks: Sequence[Network], folder: Path) -> list[Path]:
+    """Write each network's report (Markdown, chart and PDF) without a workbook, staged as build_all does."""
+    prepare_output(folder)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".flopsheet-", dir=folder))
+    except OSError as error:
+        raise OutputError(f"{folder}: cannot write in the output folder: {error.strerror}: "
+                          "choose another output path with -o") from None
+    try:
+        for network in networks:
+            write_model_report(model_report(network), staging)
+        return _move_into_place(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _move_into_place(staging: Path, folder: Path) -> list[Path]:
-    written = []
-    for path in sorted(staging.iterdir()):
+    # Every target is checked before the first move, so a folder in the way changes nothing.
+    paths = sorted(staging.iterdir())
+    for path in paths:
         target = folder / path.name
         if target.is_dir():
             raise OutputError(f"{target}: a folder is in the way of an output file: move it")
+    written = []
+    for path in paths:
+        target = folder / path.name
         os.replace(path, target)
         written.append(target)
     return written

@@ -61,6 +61,8 @@ def layer_cells(layer: Layer, mode: str) -> dict[str, Expr | None]:
             params = Name("Repeat") * params
     cells["MACs"] = macs
     cells["Params"] = params
+    for column, value in layer.fixed_values.items():
+        cells[column] = Num(value)
     return cells
 
 

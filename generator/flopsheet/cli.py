@@ -1,4 +1,4 @@
-"""The command line: build, check and show. Only this module talks to the user."""
+"""The command line: build, check, show, reconcile, verify and schema. Only this module talks to the user."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import expr
-from .errors import FlopsheetError, SpecError
+from .errors import FlopsheetError, Problem, SpecError
 from .presets import PRESETS
 
 EXIT_INVALID = 2
@@ -29,7 +29,8 @@ def _spec_files(paths: tuple[str, ...]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
             if not found:
-                raise SpecError([_problem(path, "no spec files (*.yaml) in this folder")])
+                raise SpecError([_problem(path, "no spec files (*.yaml or *.yml) in this folder: "
+                                                "add specs or give another folder")])
             files.extend(found)
         elif path.exists():
             files.append(path)
@@ -38,9 +39,21 @@ def _spec_files(paths: tuple[str, ...]) -> list[Path]:
     return files
 
 
-def _problem(path, message):
-    from .errors import Problem
+def _problem(path, message) -> Problem:
     return Problem(str(path), message)
+
+
+def _is_workbook(path: Path) -> bool:
+    return path.suffix.lower() in (".xlsx", ".xlsm")
+
+
+def _read_workbook(path: Path):
+    """Read back a workbook flopsheet wrote, with the edits made in it; print its warnings."""
+    from .readback import read_workbook
+    edited = read_workbook(path)
+    for warning in edited.warnings:
+        click.echo(f"{warning.where}: warning: {warning.message}", err=True)
+    return edited.network
 
 
 def _load_all(paths: tuple[str, ...], preset: str | None = None):
@@ -50,7 +63,7 @@ def _load_all(paths: tuple[str, ...], preset: str | None = None):
     networks, problems = [], []
     for path in _spec_files(paths):
         try:
-            network = load_network(path)
+            network = _read_workbook(path) if _is_workbook(path) else load_network(path)
         except SpecError as error:
             problems.extend(error.problems)
             continue
@@ -64,12 +77,20 @@ def _load_all(paths: tuple[str, ...], preset: str | None = None):
     for network in networks:
         key = network.name.lower()
         if key in names:
-            problems.append(_problem(network.path, f"model name {network.name!r} is also used by "
-                                                   f"{names[key]} (names must differ, ignoring case)"))
+            # Sheet and file names ignore case in Excel and on Windows and macOS file systems.
+            problems.append(_problem(_model_name_place(network), f"model name {network.name!r} is also "
+                                     f"used by {names[key]}, and names must differ ignoring case: "
+                                     "rename one of the models"))
         names[key] = network.path
     if problems:
         raise SpecError(problems)
     return networks
+
+
+def _model_name_place(network) -> str:
+    from . import yaml_lines
+    from .errors import location
+    return location(network.path, yaml_lines.line_of(yaml_lines.load(network.text), ("model", "name")))
 
 
 def _run(action) -> None:
@@ -99,6 +120,23 @@ CONVENTION_OPTION = click.option(
 @click.version_option(package_name="flopsheet")
 def main() -> None:
     """Turn YAML layer specs into live-formula workbooks and reports of MACs and parameters."""
+    _show_warnings()
+
+
+class _StderrHandler(logging.Handler):
+    """Print log records on the current stderr (click's, so test runners capture them)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def _show_warnings() -> None:
+    """Print the library's warnings (numbers Excel rounds, glyphs a chart font lacks) on stderr."""
+    logger = logging.getLogger("flopsheet")
+    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+        logger.addHandler(_StderrHandler(logging.WARNING))
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
 
 
 @main.command()
@@ -209,7 +247,10 @@ def _parse_settings(settings: tuple[str, ...], network) -> dict[str, Fraction]:
               show_default=True, help="Output format.")
 @CONVENTION_OPTION
 def show(spec, settings, output_format, convention) -> None:
-    """Print every layer's shape, MACs and parameters, the totals and the closed forms."""
+    """Print every layer's shape, MACs and parameters, the totals and the closed forms.
+
+    SPEC is a spec file or a workbook that flopsheet wrote, read with the edits made in it.
+    """
     def action():
         from .summary import layer_table
         network = _load_all((spec,), convention)[0]
@@ -221,6 +262,97 @@ def show(spec, settings, output_format, convention) -> None:
             click.echo(_csv(table), nl=False)
         else:
             click.echo(_table(table))
+    _run(action)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=True),
+              help="Folder for the reports (created if missing).")
+@CONVENTION_OPTION
+def report(paths, output, convention) -> None:
+    """Write the Markdown and PDF report of each spec or edited workbook in PATHS, without workbooks."""
+    def action():
+        from .build import build_reports
+        for path in build_reports(_load_all(paths, convention), Path(output)):
+            click.echo(f"wrote {path}")
+    _run(action)
+
+
+@main.command("export-spec")
+@click.argument("workbook")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="Spec file to write (YAML), or - for standard output.")
+@click.option("--drop-typed-values", is_flag=True,
+              help="Export even when formula cells were typed over with numbers: the spec computes them "
+                   "by their rules again.")
+def export_spec(workbook, output, drop_typed_values) -> None:
+    """Write the spec of an edited WORKBOOK: its inputs, conventions and layer values become the spec's.
+
+    The spec the workbook was built from keeps its comments and layout; only the values that
+    differ change. Notes on how block definitions changed go to standard error.
+    """
+    def action():
+        from .export_spec import export_spec as export, write_spec_file
+        path = Path(workbook)
+        if not _is_workbook(path):
+            raise SpecError([_problem(path, "not a workbook (.xlsx): give a workbook that flopsheet build "
+                                            "wrote")])
+        from .readback import read_workbook
+        edited = read_workbook(path)
+        for warning in edited.warnings:
+            click.echo(f"{warning.where}: warning: {warning.message}", err=True)
+        exported = export(edited, drop_typed_values=drop_typed_values)
+        for note in exported.notes:
+            click.echo(f"{note.where}: note: {note.message}", err=True)
+        if output == "-":
+            click.echo(exported.text, nl=False)
+        else:
+            write_spec_file(exported.text, Path(output))
+            click.echo(f"wrote {output}", err=True)
+    _run(action)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--sizes", default=None, metavar="SIZES",
+              help="Input sizes in pixels, comma-separated: 224 (square) or 320x480 (height x width). "
+                   "Default: the spec's h x w, 224 and 320x480.")
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Batch size of the test input.")
+@click.option("--meta", is_flag=True,
+              help="Propagate shapes on PyTorch's meta device without computing values (fast for large inputs).")
+def verify(paths, sizes, batch, meta) -> None:
+    """Check the specs in PATHS against PyTorch: shapes, parameters and MACs of every layer.
+
+    Builds a torch.nn.Module from each spec with random weights, runs it and compares
+    every layer's output shape, its parameters and its MACs under the torch preset
+    (FlopCounterMode). Exit status: 0 when all agree, 1 when something disagrees.
+    Needs PyTorch: pip install 'flopsheet[torch]'.
+    """
+    def action():
+        from .verify import import_torch, parse_sizes, summary, verify as verify_network
+        import_torch()
+        chosen = None
+        if sizes is not None:
+            try:
+                chosen = parse_sizes(sizes)
+            except ValueError as error:
+                raise SpecError([_problem("--sizes", f"{error}: write, for example, --sizes 224,320x480")]) from None
+        from .verify import default_sizes
+        agree, unchecked = True, []
+        for network in _load_all(paths):
+            result = verify_network(network, chosen or default_sizes(network), batch=batch, meta=meta)
+            for line in summary(result):
+                click.echo(line)
+            agree = agree and result.agrees
+            if not result.compared:
+                unchecked.append(_problem(network.path, "no input size could be compared: "
+                                                        "choose sizes that fit the network with --sizes"))
+        if not agree:
+            sys.exit(EXIT_INTERNAL)
+        if unchecked:
+            raise SpecError(unchecked)
     _run(action)
 
 

@@ -1,13 +1,14 @@
 """The comparison across specs: a survey's complexity table as a live workbook, Markdown and PDF.
 
 Each model's MACs and parameters are written as its closed form in the
-comparison's own ``h``, ``w`` and ``b``; parameters a model declares (such as
+comparison's own ``h``, ``w`` and ``b``. Parameters a model declares (such as
 MDF's ``n`` and ``k``) take that model's defaults.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,9 +20,10 @@ import xlsxwriter
 
 from . import __version__
 from .closed_form import format_closed_form
-from .compute import closed_forms, symbols, total
+from .compute import polynomial_forms, symbols, total
 from .network import Network
-from .report import compile_pdf, environment
+from .polynomial import Polynomial, as_sympy, as_sympy_number, is_number
+from .report import chart_text, compile_pdf, environment
 from .report_data import count, scaled
 from .sympy_excel import to_excel
 from .workbook import CREATED, cached
@@ -43,15 +45,52 @@ class Entry:
     macs_224: Fraction
     macs_default: Fraction
     params_default: Fraction
+    # The same closed forms as Polynomials (or numbers), which evaluate without sympy; None when
+    # a form is not a polynomial.
+    macs_polynomial: object = None
+    params_polynomial: object = None
 
     def at(self, form, h, w, b=1) -> Fraction:
         """Return a closed form's exact value at the given input size."""
+        polynomial = None
+        if form is self.macs_form:
+            polynomial = self.macs_polynomial
+        elif form is self.params_form:
+            polynomial = self.params_polynomial
+        if polynomial is not None:
+            if not isinstance(polynomial, Polynomial):
+                return Fraction(polynomial)
+            return Fraction(polynomial.at({**self.default_inputs, "h": h, "w": w, "b": b}))
         values = {self.symbols["h"]: h, self.symbols["w"]: w, self.symbols["b"]: b}
         number = sympy.Rational(form.subs(values))
         return Fraction(int(number.p), int(number.q))
 
     def macs_at_side(self, side: int) -> float:
-        return float(self.at(self.macs_form, side, side))
+        """Return the MACs at h = w = ``side`` and b = 1."""
+        coefficients = self._side_coefficients
+        if coefficients is None:
+            return float(self.at(self.macs_form, side, side))
+        return float(sum(coefficient * side ** degree for degree, coefficient in coefficients))
+
+    @functools.cached_property
+    def _side_coefficients(self) -> list[tuple[int, object]] | None:
+        """Return the MACs at h = w and b = 1 as (power of the side, coefficient) pairs, or None."""
+        polynomial = self.macs_polynomial
+        if polynomial is None:
+            return None
+        if not isinstance(polynomial, Polynomial):
+            return [(0, polynomial)]
+        values = {**self.default_inputs, "b": 1}
+        collected: dict[int, object] = {}
+        for monomial, coefficient in polynomial.terms.items():
+            degree, term = 0, coefficient
+            for name, exponent in zip(polynomial.names, monomial):
+                if name in ("h", "w"):
+                    degree += exponent
+                elif exponent:
+                    term = term * values[name] ** exponent
+            collected[degree] = collected.get(degree, 0) + term
+        return sorted(collected.items())
 
 
 def entries(networks: Sequence[Network]) -> list[Entry]:
@@ -59,13 +98,20 @@ def entries(networks: Sequence[Network]) -> list[Entry]:
     found = []
     for network in networks:
         syms = symbols(network)
-        forms = closed_forms(network)
-        declared = {syms[p.name]: sympy.Rational(p.default.numerator, p.default.denominator)
-                    for p in network.inputs if p.name not in SHARED_INPUTS}
-        macs = sympy.expand(total(forms, "MACs").subs(declared))
-        params = sympy.expand(total(forms, "Params").subs(declared))
+        forms = polynomial_forms(network)
+        declared = {p.name: p.default for p in network.inputs if p.name not in SHARED_INPUTS}
+        totals = []
+        for column in ("MACs", "Params"):
+            value = total(forms, column)
+            if isinstance(value, Polynomial):
+                value = value.substitute(declared)
+            elif not is_number(value):
+                value = sympy.expand(value.subs({syms[name]: as_sympy_number(v) for name, v in declared.items()}))
+            totals.append(value)
+        macs, params = (as_sympy(value, syms) for value in totals)
         defaults = network.input_defaults()
-        entry = Entry(network.name, network.title, macs, params, defaults, syms, 0, 0, 0)
+        polynomials = [None if isinstance(value, sympy.Basic) else value for value in totals]
+        entry = Entry(network.name, network.title, macs, params, defaults, syms, 0, 0, 0, *polynomials)
         own = (defaults["h"], defaults["w"], defaults["b"])
         found.append(dataclasses.replace(entry, macs_224=entry.at(macs, 224, 224),
                                          macs_default=entry.at(macs, *own),
@@ -148,7 +194,8 @@ def _write_workbook(items: list[Entry], path: Path) -> Path:
             sweep.write_formula(row, col, formula, decimal, item.macs_at_side(side) / 1e9)
     chart = book.add_chart({"type": "scatter", "subtype": "straight"})
     for col, item in enumerate(items, start=1):
-        chart.add_series({"name": item.name, "categories": ["Side sweep", 1, 0, len(SIDES), 0],
+        # The name refers to the header cell: XlsxWriter reads a name string that starts with '=' as a formula.
+        chart.add_series({"name": ["Side sweep", 0, col], "categories": ["Side sweep", 1, 0, len(SIDES), 0],
                           "values": ["Side sweep", 1, col, len(SIDES), col]})
     chart.set_title({"name": "GMACs against input side length (h = w)"})
     chart.set_x_axis({"name": "side length (pixels)", "min": SIDES[0], "max": SIDES[-1]})
@@ -210,7 +257,8 @@ def _rows(items: list[Entry]) -> list[dict]:
 
 def _write_reports(items: list[Entry], folder: Path) -> list[Path]:
     env = environment()
-    bars, lines = _write_charts(items, folder)
+    with chart_text("comparison charts"):
+        bars, lines = _write_charts(items, folder)
     rows = _rows(items)
     markdown = env.get_template("comparison.md.j2").render(rows=rows, bars=bars.name, sweep=lines.name)
     md_path = folder / "comparison.md"

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Mapping, Sequence
 
-import sympy
-
-from . import expr
+from . import analysis, excel_numbers, expr
 from .cells import VALUE_COLUMNS, layer_cells
 from .errors import Problem, SpecError
+from .lazy_sympy import sympy
 from .network import Layer, Network
 
 Row = dict[str, object]
@@ -29,41 +28,57 @@ def evaluate_rows(network: Network, inputs: Mapping[str, object], backend: expr.
                   programs: Sequence[dict] | None = None) -> list[Row]:
     """Evaluate every layer's value cells with the inputs given (numbers or sympy symbols)."""
     programs = programs or [layer_cells(layer, network.shape_mode) for layer in network.layers]
-    shared = dict(network.conventions)
-    if backend is expr.SYMBOLIC:
-        shared = {k: sympy.Rational(v.numerator, v.denominator) for k, v in shared.items()}
-    shared.update(inputs)
+    shared = shared_values(network, inputs, backend)
     rows: list[Row] = []
     by_name: dict[str, Row] = {}
     for layer, cells in zip(network.layers, programs):
-        env = dict(shared)
-        for name, value in layer.hyper.items():
-            env[name] = value if backend is expr.NUMBERS else sympy.Rational(value.numerator, value.denominator)
-        for producer in set(layer.inputs) | ({layer.size_of} if layer.size_of else set()):
-            for column, value in by_name[producer].items():
-                env[f"@{producer}.{column}"] = value
-        row: Row = {}
-        for column in VALUE_COLUMNS:
-            cell = cells[column]
-            try:
-                value = None if cell is None else expr.evaluate(cell, env, backend)
-            except (expr.ExpressionError, ZeroDivisionError) as error:
-                raise SpecError([Problem(network.where(layer.line),
-                                         f"layer {layer.name!r}: {column}: {error}")]) from None
-            if backend is expr.NUMBERS and value is not None:
-                value = Fraction(value)
-            row[column] = value
-            env[column] = value
+        row = evaluate_layer(network, layer, cells, shared, by_name, backend)
         rows.append(row)
         by_name[layer.name] = row
     return rows
 
 
+def shared_values(network: Network, inputs: Mapping[str, object], backend: expr.Backend) -> dict:
+    """Return the conventions and the inputs as the names every layer's cells may use."""
+    shared = dict(network.conventions)
+    if backend is expr.SYMBOLIC:
+        shared = {k: sympy.Rational(v.numerator, v.denominator) for k, v in shared.items()}
+    shared.update(inputs)
+    return shared
+
+
+def evaluate_layer(network: Network, layer: Layer, cells: Mapping[str, expr.Expr | None],
+                   shared: Mapping[str, object], by_name: Mapping[str, Row], backend: expr.Backend) -> Row:
+    """Evaluate one layer's value cells; ``by_name`` holds the rows of the layers it reads."""
+    env = dict(shared)
+    for name, value in layer.hyper.items():
+        env[name] = value if backend is expr.NUMBERS else sympy.Rational(value.numerator, value.denominator)
+    for producer in set(layer.inputs) | ({layer.size_of} if layer.size_of else set()):
+        for column, value in by_name[producer].items():
+            env[f"@{producer}.{column}"] = value
+    row: Row = {}
+    for column in VALUE_COLUMNS:
+        cell = cells[column]
+        try:
+            value = None if cell is None else expr.evaluate(cell, env, backend)
+        except (expr.ExpressionError, ZeroDivisionError) as error:
+            raise SpecError([Problem(network.where(layer.line),
+                                     f"layer {layer.name!r}: {column}: {error}")]) from None
+        if backend is expr.NUMBERS and value is not None:
+            value = Fraction(value)
+        row[column] = value
+        env[column] = value
+    return row
+
+
 def evaluate(network: Network, overrides: Mapping[str, Fraction] | None = None) -> list[Row]:
-    """Return every layer's values as Fractions at the defaults, replaced by ``overrides``."""
+    """Return every layer's values as Fractions at the defaults, replaced by ``overrides``.
+
+    The rows are computed once per network and shared between callers: do not modify them.
+    """
     inputs = network.input_defaults()
     inputs.update(overrides or {})
-    return evaluate_rows(network, inputs, expr.NUMBERS)
+    return analysis.values_at(network, inputs)
 
 
 def symbols(network: Network) -> dict[str, sympy.Symbol]:
@@ -72,12 +87,17 @@ def symbols(network: Network) -> dict[str, sympy.Symbol]:
 
 
 def closed_forms(network: Network) -> list[Row]:
-    """Return every layer's values as sympy expressions in the inputs, MACs and Params expanded."""
-    rows = evaluate_rows(network, symbols(network), expr.SYMBOLIC)
-    for row in rows:
-        row["MACs"] = sympy.expand(row["MACs"])
-        row["Params"] = sympy.expand(row["Params"])
-    return rows
+    """Return every layer's values as sympy expressions in the inputs, MACs and Params expanded.
+
+    The rows are computed once per network and shared between callers: do not modify them.
+    """
+    return analysis.symbolic_rows(network)
+
+
+def polynomial_forms(network: Network) -> list[Row]:
+    """Return every layer's closed forms as numbers, ``Polynomial``s or, where they are not
+    polynomials, expanded sympy expressions; the fast form for formatting and sums."""
+    return analysis.polynomial_rows(network)
 
 
 def total(rows: Sequence[Row], column: str):
@@ -104,11 +124,24 @@ def check(network: Network, rows: Sequence[Row]) -> None:
         message = _layer_problem(layer, row, by_name)
         if message:
             problems.append(Problem(network.where(layer.line), f"layer {layer.name!r}: {message}"))
+    for column in ("MACs", "Params"):
+        if not problems and excel_numbers.too_large(total(rows, column)):
+            problems.append(Problem(network.where(None), f"the total of {column} is beyond Excel's largest "
+                                                         "number (about 1E+308): use smaller sizes or counts"))
     if problems:
         raise SpecError(problems)
 
 
+def layer_problem(layer: Layer, row: Row, by_name: Mapping[str, Row]) -> str | None:
+    """Return what is invalid about one layer's values (``by_name``: every layer's row), or None."""
+    return _layer_problem(layer, row, by_name)
+
+
 def _layer_problem(layer: Layer, row: Row, by_name: Mapping[str, Row]) -> str | None:
+    for column in VALUE_COLUMNS:
+        if row[column] is not None and excel_numbers.too_large(row[column]):
+            return (f"{column} is beyond Excel's largest number (about 1E+308) at the default inputs: "
+                    "use smaller sizes, channel counts or repeat counts")
     for column in ("C_in", "C_out", "H_out", "W_out"):
         value = row[column]
         if value is not None and value <= 0:

@@ -15,13 +15,22 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Mapping, Union
 
-import sympy
+from .lazy_sympy import sympy
+
 
 Number = Union[int, Fraction]
 
 
 class ExpressionError(ValueError):
     """An expression that cannot be parsed or evaluated."""
+
+
+class UnknownNameError(ExpressionError):
+    """An expression that refers to a name with no value."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"unknown name {name!r}")
 
 
 class Expr:
@@ -117,12 +126,22 @@ def parse(text: str | int | float) -> Expr:
             raise ExpressionError(f"expected a finite number, found {text!r}")
         return Num(Fraction(text))
     if len(text) > MAX_EXPRESSION_LENGTH:
-        raise ExpressionError(f"expression is longer than {MAX_EXPRESSION_LENGTH} characters")
+        raise ExpressionError(f"expression is longer than {MAX_EXPRESSION_LENGTH} characters: shorten it")
     parser = _Parser(_tokenize(text), text)
     tree = parser.sum()
     if parser.peek() is not None:
-        raise ExpressionError(f"unexpected {parser.peek()[1]!r} in {text!r}")
+        raise _unexpected(parser.peek()[1], text)
     return tree
+
+
+def _unexpected(token: str, text: str) -> ExpressionError:
+    if "**" in text:
+        fix = "write powers with ^, not **"
+    elif token == "(":
+        fix = "function calls are not supported: use numbers, names, + - * / ^ and parentheses"
+    else:
+        fix = "use numbers, names, + - * / ^ and parentheses"
+    return ExpressionError(f"unexpected {token!r} in {text!r}: {fix}")
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -198,7 +217,7 @@ class _Parser:
     def atom(self) -> Expr:
         token = self.peek()
         if token is None:
-            raise ExpressionError(f"expression {self.text!r} ends too early")
+            raise ExpressionError(f"expression {self.text!r} ends too early: complete it")
         kind, value = token
         self.pos += 1
         if kind == "num":
@@ -208,13 +227,13 @@ class _Parser:
         if value == "(":
             self.depth += 1
             if self.depth > self.MAX_DEPTH:
-                raise ExpressionError(f"parentheses nested deeper than {self.MAX_DEPTH} levels")
+                raise ExpressionError(f"parentheses nested deeper than {self.MAX_DEPTH} levels: simplify it")
             node = self.sum()
             if not self.take(")"):
-                raise ExpressionError(f"missing ')' in {self.text!r}")
+                raise ExpressionError(f"missing ')' in {self.text!r}: close every parenthesis")
             self.depth -= 1
             return node
-        raise ExpressionError(f"unexpected {value!r} in {self.text!r}")
+        raise _unexpected(value, self.text)
 
 
 def substitute(node: Expr, values: Mapping[str, Expr | Number]) -> Expr:
@@ -287,7 +306,9 @@ def _select_symbolic(flag, if_set, if_clear):
 
 NUMBERS = Backend(floor=math.floor, ceil=math.ceil, min=min, max=max, select=_select_number,
                   number=lambda f: f)
-SYMBOLIC = Backend(floor=sympy.floor, ceil=sympy.ceiling, min=sympy.Min, max=sympy.Max,
+# The lambdas look sympy up when called, so importing this module does not import sympy.
+SYMBOLIC = Backend(floor=lambda x: sympy.floor(x), ceil=lambda x: sympy.ceiling(x),
+                   min=lambda *xs: sympy.Min(*xs), max=lambda *xs: sympy.Max(*xs),
                    select=_select_symbolic,
                    number=lambda f: sympy.Rational(f.numerator, f.denominator))
 
@@ -300,7 +321,7 @@ def evaluate(node: Expr, env: Mapping[str, object], backend: Backend = NUMBERS):
         try:
             return env[node.id]
         except KeyError:
-            raise ExpressionError(f"unknown name {node.id!r}") from None
+            raise UnknownNameError(node.id) from None
     if isinstance(node, Neg):
         return -evaluate(node.operand, env, backend)
     if isinstance(node, Bin):
@@ -323,10 +344,10 @@ def _apply(op: str, left, right, backend: Backend):
     if op == "/":
         if backend is NUMBERS:
             if right == 0:
-                raise ExpressionError("division by zero")
+                raise ExpressionError("division by zero: use a non-zero divisor")
             return Fraction(left) / Fraction(right)
         if right == 0:
-            raise ExpressionError("division by zero")
+            raise ExpressionError("division by zero: use a non-zero divisor")
         return left / right
     if op == "^":
         if backend is NUMBERS:
@@ -363,7 +384,7 @@ def _excel(node: Expr, refs: Mapping[str, str], parent: int) -> str:
         try:
             return refs[node.id]
         except KeyError:
-            raise ExpressionError(f"unknown name {node.id!r}") from None
+            raise UnknownNameError(node.id) from None
     if isinstance(node, Neg):
         # Excel's unary minus binds tighter than ^ (=-2^2 is 4), so any compound operand keeps its parentheses.
         text = "-" + _excel(node.operand, refs, 5)

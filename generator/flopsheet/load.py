@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import logging
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Mapping
 
 from pydantic import ValidationError
 
-from . import compute, expr, yaml_lines
+from . import compute, excel_numbers, expr, yaml_lines
 from . import conventions as conv
 from .errors import Problem, SpecError, location
 from .names import defined_name_problem, sheet_name_problem
@@ -25,6 +27,7 @@ STANDARD_INPUTS = {
     "b": (Fraction(1), "Batch size (batch norm's training statistics depend on it)"),
 }
 MAX_LAYERS = 200_000
+log = logging.getLogger(__name__)
 MAX_BLOCK_DEPTH = 10
 
 # Fields each op accepts, besides name, op, from, block, repeat and share_weights.
@@ -62,7 +65,15 @@ def suggest(word: str, choices) -> str:
 def load_network(path: Path | str) -> Network:
     """Read, validate and expand a spec file; raise SpecError naming every problem found."""
     path = Path(path)
-    text = _read_text(path)
+    return load_text(_read_text(path), path)
+
+
+def load_text(text: str, path: Path, check: bool = True) -> Network:
+    """Validate and expand the spec ``text``; ``path`` names it in messages and becomes Network.path.
+
+    With ``check`` false, shapes are not checked at the default inputs (flopsheet.export_spec
+    loads intermediate specs whose channel counts do not agree yet).
+    """
     try:
         document = yaml_lines.load(text)
     except yaml_lines.YamlError as error:
@@ -73,17 +84,32 @@ def load_network(path: Path | str) -> Network:
     if not isinstance(document, dict):
         raise SpecError([Problem(location(path, getattr(document, "line", 1)),
                                  "a spec must be a YAML mapping with 'model' and 'layers', "
-                                 f"not a {type(document).__name__}")])
+                                 f"not {_kind_of(document)}: start with 'model:' and 'layers:' lines")])
     try:
         spec = Spec.model_validate(document)
     except ValidationError as error:
         raise SpecError(_validation_problems(error, document, path)) from None
-    network = _Builder(spec, document, path, text).build()
-    compute.check(network, compute.evaluate(network))
+    builder = _Builder(spec, document, path, text)
+    network = builder.build()
+    if check:
+        compute.check(network, compute.evaluate(network))
+    for warning in dict.fromkeys(builder.warnings):
+        log.warning("%s: warning: %s", warning.where, warning.message)
     return network
 
 
+def _kind_of(value) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    return "a single value"
+
+
 def _read_text(path: Path) -> str:
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # Reading a device such as /dev/zero or a named pipe would never end.
+        raise SpecError([Problem(str(path), "is not a regular file: give a YAML spec file")])
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -100,15 +126,62 @@ def _read_text(path: Path) -> str:
 
 
 def _validation_problems(error: ValidationError, document, path: Path) -> list[Problem]:
-    problems = []
+    # pydantic reports a value that fits no member of a union (a number, an expression or a list)
+    # once per member, with the member's tag appended to the location: one message per field instead.
+    groups: dict[tuple, list[dict]] = {}
     for item in error.errors():
         loc = tuple(_FIELD_ALIASES.get(step, step) if isinstance(step, str) else step
                     for step in item["loc"])
+        field_loc = loc if item["type"] == "missing" else _document_prefix(document, loc)
+        groups.setdefault(field_loc, []).append(dict(item, loc=loc))
+    problems = []
+    for loc, items in groups.items():
         line = yaml_lines.line_of(document, loc)
+        if items[0]["type"] == "extra_forbidden":
+            # The key's own line: its value may start on the next line.
+            line = getattr(yaml_lines.node_at(document, loc[:-1]), "key_lines", {}).get(loc[-1], line)
         field = ".".join(str(step) for step in loc)
-        message = _describe_validation_error(item, loc, document)
+        if len(items) == 1 and items[0]["loc"] == loc:
+            message = _describe_validation_error(items[0], loc, document)
+        else:
+            message = _describe_union_error(loc, items[0].get("input"))
         problems.append(Problem(location(path, line), f"{field}: {message}"))
     return problems
+
+
+def _document_prefix(document, loc: tuple) -> tuple:
+    """Return the longest start of ``loc`` that exists in the document (dropping union member tags)."""
+    node = document
+    for depth, step in enumerate(loc):
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        else:
+            return loc[:depth]
+    return loc
+
+
+def _short_repr(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+_PAIR_FIELDS = {"kernel", "stride", "dilation", "output_padding", "scale", "output_size"}
+_QUANTITY = "a number, or an arithmetic expression in quotes"
+
+
+def _describe_union_error(loc: tuple, value) -> str:
+    field = loc[-1]
+    if field == "from":
+        expected = "a layer name, or a list of layer names"
+    elif field == "padding":
+        expected = "a number, an expression in quotes, [height, width], 'same' or 'valid'"
+    elif field in _PAIR_FIELDS:
+        expected = "a number, an expression in quotes, or [height, width]"
+    else:
+        expected = _QUANTITY
+    return f"must be {expected} (found {_short_repr(value)})"
 
 
 def _describe_validation_error(item: dict, loc: tuple, document) -> str:
@@ -118,11 +191,24 @@ def _describe_validation_error(item: dict, loc: tuple, document) -> str:
         known = _known_keys(loc)
         return f"unknown field {loc[-1]!r}{suggest(loc[-1], known)}: remove it or fix its spelling"
     if kind == "literal_error" and loc[-1] == "op":
-        return (f"unknown op {value!r}{suggest(value, OP_NAMES)}: "
+        return (f"unknown op {_short_repr(value)}{suggest(value, OP_NAMES)}: "
                 f"use one of {', '.join(OP_NAMES)}")
     if kind == "missing":
         return "missing: add this field"
-    return f"{item['msg']} (found {value!r})"
+    if kind == "string_type":
+        return (f"must be text (found {_short_repr(value)}): put it in quotes, because YAML reads yes, no, "
+                "true, false, numbers and dates as other types")
+    if kind == "bool_type":
+        return f"must be true or false (found {_short_repr(value)})"
+    if kind == "list_type":
+        return f"must be a list (found {_short_repr(value)}): write [a, b] or one '- item' per line"
+    if kind in ("dict_type", "model_type"):
+        return f"must be a mapping (found {_short_repr(value)}): write 'key: value' pairs"
+    if kind in ("too_short", "string_too_short"):
+        return f"must not be empty (found {_short_repr(value)}): fill it in"
+    if kind == "literal_error":
+        return f"{item['msg'].replace('Input should be', 'must be')} (found {_short_repr(value)})"
+    return f"{item['msg']} (found {_short_repr(value)})"
 
 
 def _known_keys(loc: tuple) -> list[str]:
@@ -158,8 +244,14 @@ class _Builder:
         self.path = path
         self.text = text
         self.problems: list[Problem] = []
+        # Problems that do not stop the build, such as numbers Excel rounds.
+        self.warnings: list[Problem] = []
         self.layers: list[Layer] = []
         self.global_names: dict[str, Layer] = {}
+        # Every instance of a block evaluates the same fields again: _constant's results by
+        # (value, arguments, line, field), and each layer entry's given fields by the entry's id.
+        self._constants: dict[tuple, Fraction] = {}
+        self._given: dict[int, set[str]] = {}
 
     def problem(self, line: int | None, message: str) -> None:
         self.problems.append(Problem(location(self.path, line), message))
@@ -225,6 +317,7 @@ class _Builder:
         except expr.ExpressionError as error:
             self.problem(line, f"{field}: {error}: write the figure with numbers, inputs and + - * / ^")
             return None
+        self._check_precision(text, line, field)
         unknown = tree.names() - self.input_names
         if unknown:
             name = sorted(unknown)[0]
@@ -279,17 +372,26 @@ class _Builder:
         problem = sheet_name_problem(name)
         if problem:
             self.problem(self.line("model", "name"),
-                         f"model name {name!r} cannot name a sheet: {problem}; choose a shorter plain name")
-        if any(ch in name for ch in "/\\") or name in (".", ".."):
-            self.problem(self.line("model", "name"), f"model name {name!r} cannot name a file")
+                         f"model name {name!r} cannot name a sheet: {problem}; rename the model")
+        if (any(ch in name for ch in "/\\") or name in (".", "..")
+                or any(unicodedata.category(ch) == "Cc" for ch in name)):
+            self.problem(self.line("model", "name"), f"model name {name!r} cannot name a file: "
+                                                     "remove '/', '\\' and control characters")
         lowered = name.lower()
-        if lowered in ("inputs", "conventions", "summary", "spec"):
+        if lowered in ("inputs", "conventions", "summary", "spec", "reconciliation"):
             self.problem(self.line("model", "name"),
                          f"model name {name!r} is taken by a sheet of the workbook: choose another")
+        if lowered in ("comparison", "comparison-sweep"):
+            self.problem(self.line("model", "name"),
+                         f"model name {name!r} is taken by the files that compare several specs "
+                         "(comparison.xlsx, comparison-sweep.png, ...): choose another")
 
     def _inputs(self) -> tuple[InputParam, ...]:
         params = []
         declared = dict(self.spec.inputs)
+        # Excel's defined names ignore case, so h and H, or N and n, would name one cell.
+        taken = {name.lower(): name for name in STANDARD_INPUTS if name not in declared}
+        reserved = {name.lower() for name in conv.BY_NAME}
         for name, (default, description) in STANDARD_INPUTS.items():
             if name not in declared:
                 params.append(InputParam(name, default, description))
@@ -299,9 +401,15 @@ class _Builder:
             if problem:
                 self.problem(line, f"input name {name!r} cannot be a workbook name: {problem}; rename it")
                 continue
-            if name in conv.BY_NAME or name in _RULE_NAMES:
-                self.problem(line, f"input name {name!r} is reserved: rename it")
+            if name.lower() in reserved or name in _RULE_NAMES:
+                self.problem(line, f"input name {name!r} is reserved for a convention or a column "
+                                   "of the layer table: rename it")
                 continue
+            if name.lower() in taken:
+                self.problem(line, f"input name {name!r} differs from {taken[name.lower()]!r} only in case, "
+                                   "and Excel names ignore case: rename one of them")
+                continue
+            taken[name.lower()] = name
             value = self._constant(definition.default, {}, line, f"inputs.{name}.default")
             if value is not None and value <= 0:
                 self.problem(line, f"inputs.{name}.default: must be positive (found {value}): "
@@ -353,15 +461,52 @@ class _Builder:
     def _constant(self, value, args: Mapping[str, Fraction], line, field: str) -> Fraction | None:
         """Evaluate a quantity with the block arguments ``args``; record a problem and return None on failure."""
         try:
-            tree = expr.parse(value)
-            return expr.evaluate_number(tree, args)
-        except expr.ExpressionError as error:
+            key = (type(value), value, tuple(args.items()), line, field)
+            known = self._constants.get(key)
+        except TypeError:
+            key = known = None
+        if known is not None:
+            # The warnings of the first evaluation were recorded then; the same ones again would be dropped.
+            return known
+        try:
+            number = expr.evaluate_number(expr.parse(value), args)
+        except expr.UnknownNameError as error:
             if args:
                 fix = f"use numbers and the block's parameters ({', '.join(sorted(args))})"
             else:
                 fix = "use numbers (names are allowed only for a block's parameters)"
             self.problem(line, f"{field}: {error}: {fix}")
             return None
+        except expr.ExpressionError as error:
+            self.problem(line, f"{field}: {error}")
+            return None
+        if excel_numbers.too_large(number):
+            self.problem(line, f"{field}: {_short_repr(value)} is beyond Excel's largest number "
+                               "(about 1E+308): use a smaller number")
+            return None
+        self._check_precision(value, line, field, number)
+        if key is not None:
+            self._constants[key] = number
+        return number
+
+    def _check_precision(self, value, line, field: str, number: Fraction | None = None) -> None:
+        """Warn about numbers with more significant digits than Excel keeps.
+
+        A whole value is checked as computed, because 2*12345678901234567 is written as one number.
+        Fractions are checked only as written literals, since a quotient such as 1/3 has no exact
+        decimal form.
+        """
+        literals = excel_numbers.long_literals(value)
+        if number is not None:
+            literals = [literal for literal in literals if not literal.isdigit()]
+            if excel_numbers.beyond_precision(number):
+                literals.insert(0, str(number))
+        for literal in literals:
+            self.warnings.append(Problem(location(self.path, line), (
+                f"{field}: {literal} has {excel_numbers.significant_digits(literal)} significant digits, "
+                f"but Excel keeps {excel_numbers.MAX_DIGITS}, so the workbook holds "
+                f"{excel_numbers.rounded(literal)}: round it, or expect the workbook's last digits "
+                "to differ from the report's")))
 
     # Layers and blocks.
 
@@ -486,6 +631,7 @@ class _Builder:
         except expr.ExpressionError as error:
             self.problem(line, f"layer {entry.name!r}: repeat: {error}")
             return outer
+        self._check_precision(entry.repeat, line, f"layer {entry.name!r}: repeat")
         unknown = tree.names() - self.input_names
         if unknown:
             name = sorted(unknown)[0]
@@ -497,7 +643,11 @@ class _Builder:
     def _add_layer(self, entry: LayerEntry, scope: _Scope, inputs, line, full_name: str) -> str | None:
         op_name = entry.op
         allowed = OP_FIELDS[op_name] | _COMMON_FIELDS
-        given = {name for name, value in entry if value is not None and name != "share_weights"}
+        given = self._given.get(id(entry))
+        if given is None:
+            # Entries are frozen and live as long as the spec, so their ids stay theirs.
+            given = self._given[id(entry)] = {name for name, value in entry
+                                              if value is not None and name != "share_weights"}
         for field_name in sorted(given - allowed):
             field = _FIELD_ALIASES.get(field_name, field_name)
             self.problem(line, f"layer {entry.name!r}: field {field!r} does not apply to op {op_name!r}: "
@@ -642,7 +792,10 @@ class _LayerReader:
         if kernel is None:
             return
         hyper["k_h"], hyper["k_w"] = kernel
-        stride_value = entry.stride if entry.stride is not None else (entry.kernel if pooling else 1)
+        stride_value = entry.stride
+        if stride_value is None:
+            # Pooling strides by its kernel by default, as PyTorch and Caffe do.
+            stride_value = entry.kernel if pooling else 1
         stride = self.pair(stride_value, "stride", self.positive_int)
         dilation = self.pair(entry.dilation if entry.dilation is not None else 1, "dilation",
                              self.positive_int)
@@ -654,8 +807,8 @@ class _LayerReader:
         if padding == "valid":
             padding = 0
         if padding == "same":
-            # Total padding d·(k - 1) keeps the size at stride 1 (and gives ceil(H/s) otherwise);
-            # an even effective kernel splits it unevenly, hence a half per side.
+            # Total padding d·(k - 1) keeps the size at stride 1 and gives ceil(H/s) otherwise.
+            # An even effective kernel splits it unevenly, so each side gets half of it.
             pads = tuple(d * (k - 1) / 2 for k, d in zip(kernel, dilation))
         else:
             pads = self.pair(padding, "padding", self.non_negative)
@@ -672,7 +825,7 @@ class _LayerReader:
             target = self.builder._lookup(entry.size_of, self.scope)
             if target is None:
                 self.fail(f"size_of names unknown layer {entry.size_of!r}"
-                          f"{suggest(entry.size_of, self.scope.names)}")
+                          f"{suggest(entry.size_of, self.scope.names)}: name an earlier layer")
             return f"upsample_{mode}_to", target
         scale = self.pair(entry.scale, "scale", self.number)
         if scale is not None:

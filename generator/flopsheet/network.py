@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Mapping
@@ -38,6 +38,9 @@ class Layer:
     share_weights: bool
     line: int | None
     label: str
+    # Value cells ("H_out", "MACs", ...) typed over with a number in an edited workbook: each
+    # replaces the cell's formula, so the row and its consumers use the typed value.
+    fixed_values: Mapping[str, Fraction] = field(default_factory=dict)
 
     @property
     def producer(self) -> str | None:

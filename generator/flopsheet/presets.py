@@ -3,9 +3,10 @@
 Each preset sets all conventions, so a preset does not change when a default
 does. The rules were read from each tool's source at the version named, and
 checked by running that version on single layers (docs/conventions.md has
-the table and the details). Every tool counts for the whole batch; flopsheet
-counts per image, so a tool's figure is the preset's total times the batch
-size, except where the table in docs/conventions.md says otherwise.
+the table and the details). Every tool counts for the whole batch, and
+flopsheet counts per image, so a tool's figure is the preset's total times the
+batch size. ptflops is the exception: it reports per image and counts some
+ops once per image of the batch (docs/conventions.md).
 """
 
 from __future__ import annotations
@@ -55,13 +56,18 @@ PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
            _values(**{**_NOTHING_ELSE, "bias_params": 1, "bias_ops": 0, "global_pool_ops": 1,
                       "bn_ops": 2, "bn_params": 2, "bilinear_ops": 4, "nearest_ops": 1,
                       "deconv_at_output": 0, "flops_per_mac": 1})),
-    Preset("ptflops", "ptflops 0.7.5 (get_model_complexity_info, pytorch backend)",
-           "Bias 1 per output element, transposed convolutions at input resolution, every "
-           "pooling 1 per input element, batch norm 2 per element, upsampling 1 per output "
-           "element, ReLU-family activations 1 per element; the + and * operators are not seen.",
-           _values(**{**_NOTHING_ELSE, "bias_params": 1, "bias_ops": 1, "pool_input_ops": 1,
-                      "global_pool_ops": 1, "bn_ops": 2, "bn_params": 2, "bilinear_ops": 1,
-                      "nearest_ops": 1, "activation_ops": 1, "deconv_at_output": 0,
+    # ptflops counts pooling, ReLU-family activations and upsampling twice: once in the
+    # module's hook and once in the torch.nn.functional call that the module makes, which
+    # ptflops also patches (count_functional, on by default). At batch 1, its default
+    # input, that is 2 per element; the values below reproduce it.
+    Preset("ptflops", "ptflops 0.7.5 (get_model_complexity_info, pytorch backend, batch 1)",
+           "Bias 1 per output element, transposed convolutions at input resolution, batch norm "
+           "2 per element; pooling 2 per input element, upsampling 2 per output element and "
+           "ReLU-family activations 2 per element, as ptflops counts them twice; the + and * "
+           "operators are not seen.",
+           _values(**{**_NOTHING_ELSE, "bias_params": 1, "bias_ops": 1, "pool_input_ops": 2,
+                      "global_pool_ops": 2, "bn_ops": 2, "bn_params": 2, "bilinear_ops": 2,
+                      "nearest_ops": 2, "activation_ops": 2, "deconv_at_output": 0,
                       "flops_per_mac": 2})),
     Preset("thop", "thop 0.1.1.post2209072238 (profile)",
            "No bias, transposed convolutions at output resolution, max pooling free, average "

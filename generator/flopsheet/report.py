@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -13,6 +16,7 @@ from .report_data import ModelReport
 
 # Typst's PDF and matplotlib's PNG carry a date and a version; fixing them makes outputs reproducible.
 PDF_TIMESTAMP = 946684800  # 2000-01-01T00:00:00Z
+log = logging.getLogger(__name__)
 
 
 def templates_folder() -> Path:
@@ -23,12 +27,13 @@ def templates_folder() -> Path:
     return Path(__file__).resolve().parents[2] / "templates"
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|$~])")
+# CommonMark lets a backslash escape any ASCII punctuation. '@' and '&' also start mentions and entities.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|$~@&])")
 
 
 def escape_markdown(text: str) -> str:
     """Escape Markdown markup so spec text shows as written."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
 
 
 def typst_string(text: str) -> str:
@@ -53,8 +58,43 @@ def environment() -> jinja2.Environment:
     return env
 
 
+_MISSING_GLYPH = re.compile(r"Glyph (\d+) .*missing from font")
+
+
+@contextlib.contextmanager
+def chart_text(label: str):
+    """Draw spec text in charts as written, and log the glyphs the font lacks once.
+
+    matplotlib (3.11) reads text between two '$' as TeX math and raises ValueError on
+    bad math such as '$\\frac$', so math parsing is off. It also warns about every glyph
+    its default font DejaVu Sans lacks (Chinese names), and one logged line replaces those.
+    """
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False}), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    missing, others = set(), set()
+    for warning in caught:
+        match = _MISSING_GLYPH.search(str(warning.message))
+        if match:
+            missing.add(chr(int(match.group(1))))
+        else:
+            others.add(str(warning.message))
+    if missing:
+        log.warning("%s: warning: the chart font has no glyph for %s, which show as empty boxes",
+                    label, " ".join(sorted(missing)))
+    for message in sorted(others):
+        log.warning("%s: warning: %s", label, message)
+
+
 def write_chart(labels: Sequence[str], gmacs: Sequence[float], path: Path, title: str) -> None:
     """Draw a horizontal bar chart of GMACs as a PNG without volatile metadata."""
+    with chart_text(path.name):
+        _draw_chart(labels, gmacs, path, title)
+
+
+def _draw_chart(labels: Sequence[str], gmacs: Sequence[float], path: Path, title: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
@@ -74,6 +114,9 @@ def write_chart(labels: Sequence[str], gmacs: Sequence[float], path: Path, title
 
 def compile_pdf(source: str, folder: Path) -> bytes:
     """Compile Typst source whose images lie in ``folder``; use only the fonts typst ships."""
+    # NOTE: typst's own fonts have no CJK glyphs, so Chinese or Japanese text shows as empty
+    # boxes in the PDF (the Markdown and the workbook keep it). System fonts would make the
+    # PDF depend on the machine that built it.
     import typst
 
     main = folder / "report.typ"

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 from . import conventions
 from .closed_form import format_closed_form
-from .compute import blocks, closed_forms, evaluate, total
+from .compute import blocks, evaluate, polynomial_forms, total
 from .network import Network
 
 
@@ -67,7 +67,7 @@ class ModelReport:
 def model_report(network: Network) -> ModelReport:
     """Compute a network at its defaults and format what its report shows."""
     values = evaluate(network)
-    forms = closed_forms(network)
+    forms = polynomial_forms(network)
     layer_rows = [
         Row(layer.name, layer.label, _shape(value), count(value["MACs"]), count(value["Params"]),
             format_closed_form(form["MACs"]), format_closed_form(form["Params"]),

@@ -6,7 +6,7 @@ from fractions import Fraction
 from typing import Mapping
 
 from .closed_form import format_closed_form
-from .compute import closed_forms, evaluate, total
+from .compute import evaluate, polynomial_forms, total
 from .network import Network
 
 
@@ -23,7 +23,7 @@ def layer_table(network: Network, overrides: Mapping[str, Fraction] | None = Non
     inputs = network.input_defaults()
     inputs.update(overrides or {})
     rows = evaluate(network, inputs)
-    forms = closed_forms(network)
+    forms = polynomial_forms(network)
     layers = []
     for layer, row, form in zip(network.layers, rows, forms):
         layers.append({

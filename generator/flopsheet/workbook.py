@@ -8,6 +8,7 @@ file, file previews) show the cached value, and XlsxWriter stores 0 without one.
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -16,14 +17,18 @@ from typing import Sequence
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from . import __version__, conventions, expr
-from .cells import VALUE_COLUMNS, layer_cells
+from . import __version__, conventions, excel_numbers, expr
+from .cells import VALUE_COLUMNS
 from .closed_form import format_closed_form
-from .compute import Block, blocks, closed_forms, evaluate
+from .compute import Block, blocks, evaluate, polynomial_forms
+from .embedded_spec import EmbeddedSpec, write_spec_sheet
 from .network import Network
 from .ops import HYPERPARAMETERS
+from .programs import fill_formula, layer_template, producers
 
-FORMAT_VERSION = 1
+# Version 2 adds the very hidden Spec sheet that flopsheet.readback reads.
+FORMAT_VERSION = 2
+log = logging.getLogger(__name__)
 # A fixed creation date makes the same spec give byte-identical files.
 CREATED = datetime.datetime(2000, 1, 1)
 
@@ -31,6 +36,8 @@ TEXT_COLUMNS = ("Layer", "Block", "Op", "From", "Size of")
 LAYER_COLUMNS = (TEXT_COLUMNS + ("Repeat", "C_in", "H_in", "W_in", "C_out", "H_out", "W_out")
                  + tuple(HYPERPARAMETERS) + ("MACs", "Params", "MACs closed form", "Params closed form"))
 COL = {name: index for index, name in enumerate(LAYER_COLUMNS)}
+# Names in a layer's cells that refer to the row's own cells; other names are inputs or conventions.
+_OWN_CELLS = frozenset(VALUE_COLUMNS) | frozenset(HYPERPARAMETERS)
 SUMMARY_COLUMNS = ("Model", "MACs", "Params", "GMACs", "Params (M)", "MACs closed form",
                    "Params closed form")
 
@@ -42,13 +49,16 @@ def quote_sheet(name: str) -> str:
 
 def cached(value) -> int | float:
     """Return a cell's cached value: an int when whole, else the nearest float."""
-    value = Fraction(value)
+    if type(value) is not Fraction:
+        if type(value) is int:
+            return value
+        value = Fraction(value)
     return value.numerator if value.denominator == 1 else float(value)
 
 
 @dataclass
 class ModelSheet:
-    """Where a model's totals and block subtotals landed on its sheet."""
+    """A model sheet as written: the rows of its layers, block subtotals and total, and their values."""
 
     network: Network
     sheet: str
@@ -136,9 +146,9 @@ class WorkbookWriter:
         sheet.freeze_panes(1, 1)
         sheet.outline_settings(True, True, True, False)
         mode = network.shape_mode
-        programs = [layer_cells(layer, mode) for layer in network.layers]
+        templates = [layer_template(layer, mode) for layer in network.layers]
         values = evaluate(network)
-        forms = closed_forms(network)
+        forms = polynomial_forms(network)
         runs = blocks(network)
         last_of_block = {run.last: run for run in runs}
         in_block = {i for run in runs for i in range(run.first, run.last + 1)}
@@ -147,9 +157,14 @@ class WorkbookWriter:
         row = 1
         block_rows: list[tuple[Block, int]] = []
         block_values = []
-        for index, (layer, cells, value, form) in enumerate(zip(network.layers, programs, values, forms)):
+        # Equal closed forms are one row object, so each distinct row is formatted once.
+        form_texts: dict[int, tuple[str, str]] = {}
+        for index, (layer, template, value, form) in enumerate(zip(network.layers, templates, values, forms)):
             rows[layer.name] = row
-            self._write_layer(sheet, row, layer, cells, value, form, rows)
+            texts = form_texts.get(id(form))
+            if texts is None:
+                texts = form_texts[id(form)] = (format_closed_form(form["MACs"]), format_closed_form(form["Params"]))
+            self._write_layer(sheet, row, layer, template, value, texts, rows)
             if index in in_block:
                 sheet.set_row(row, None, None, {"level": 1})
             row += 1
@@ -172,10 +187,14 @@ class WorkbookWriter:
         sheet.write_string(row, COL["Params closed form"], total_params_form, self.subtotal_text)
         self._write_flops_row(sheet, row, macs_total * network.conventions["flops_per_mac"])
         self._column_widths(sheet)
+        cells = [(rows[layer.name], column, value[column]) for layer, value in zip(network.layers, values)
+                 for column in VALUE_COLUMNS]
+        _warn_rounded_cells(Path(self.book.filename).name, sheet_name,
+                            cells + [(row, "MACs", macs_total), (row, "Params", params_total)])
         return ModelSheet(network, sheet_name, row, block_rows, macs_total, params_total,
                           total_macs_form, total_params_form, block_values, rows)
 
-    def _write_layer(self, sheet, row, layer, cells, value, form, rows) -> None:
+    def _write_layer(self, sheet, row, layer, template, value, texts, rows) -> None:
         sheet.write_string(row, COL["Layer"], layer.name)
         sheet.write_string(row, COL["Block"], layer.block or "")
         sheet.write_string(row, COL["Op"], layer.label)
@@ -185,29 +204,22 @@ class WorkbookWriter:
         for name, number in layer.hyper.items():
             sheet.write_number(row, COL[name], cached(number), self.editable)
 
-        refs = self._refs(row, layer, rows)
+        # Each formula is the template's, with this row's and its producers' row numbers filled in.
+        own_row = str(row + 1)
+        producer_rows = [str(rows[name] + 1) for name in producers(layer)]
         for column in VALUE_COLUMNS:
-            cell = cells[column]
+            cell = template.cells[column]
             if cell is None:
                 continue
             fmt = self.count if column in ("MACs", "Params") else self.shape
             if isinstance(cell, expr.Num):
                 sheet.write_number(row, COL[column], cached(cell.value), self.editable)
             else:
-                formula = "=" + expr.to_excel(cell, refs)
+                pieces, slots = template.formula(column, COL, _OWN_CELLS)
+                formula = fill_formula(pieces, slots, own_row, producer_rows)
                 sheet.write_formula(row, COL[column], formula, fmt, cached(value[column]))
-        sheet.write_string(row, COL["MACs closed form"], format_closed_form(form["MACs"]))
-        sheet.write_string(row, COL["Params closed form"], format_closed_form(form["Params"]))
-
-    @staticmethod
-    def _refs(row: int, layer, rows: dict[str, int]) -> dict[str, str]:
-        refs = {}
-        for name in list(VALUE_COLUMNS) + list(HYPERPARAMETERS):
-            refs[name] = xl_rowcol_to_cell(row, COL[name])
-        for other in set(layer.inputs) | ({layer.size_of} if layer.size_of else set()):
-            for column in VALUE_COLUMNS:
-                refs[f"@{other}.{column}"] = xl_rowcol_to_cell(rows[other], COL[column])
-        return _NamesPassThrough(refs)
+        sheet.write_string(row, COL["MACs closed form"], texts[0])
+        sheet.write_string(row, COL["Params closed form"], texts[1])
 
     def _write_sum_row(self, sheet, row, label, block, first_row, last_row, sums) -> None:
         sheet.write_string(row, COL["Layer"], label, self.subtotal_text)
@@ -286,11 +298,15 @@ class WorkbookWriter:
         sheet.insert_chart(anchor, chart)
 
 
-class _NamesPassThrough(dict):
-    """Cell references of a row; any other name (an input or a convention) is a defined name."""
-
-    def __missing__(self, key: str) -> str:
-        return key
+def _warn_rounded_cells(file_name: str, sheet_name: str, cells) -> None:
+    """Log the cells of (row, column, value) whose whole values have more digits than Excel keeps."""
+    rounded = [xl_rowcol_to_cell(row, COL[column]) for row, column, value in cells
+               if value is not None and excel_numbers.beyond_precision(value)]
+    if rounded:
+        shown = ", ".join(rounded[:10]) + (f" and {len(rounded) - 10} more" if len(rounded) > 10 else "")
+        log.warning("%s, sheet %r, cells %s: warning: whole numbers with more than %d significant digits, "
+                    "which Excel rounds: expect their last digits to differ from the report's",
+                    file_name, sheet_name, shown, excel_numbers.MAX_DIGITS)
 
 
 def write_workbook(networks: Sequence[Network], path: Path, title: str) -> list[ModelSheet]:
@@ -304,5 +320,6 @@ def write_workbook(networks: Sequence[Network], path: Path, title: str) -> list[
     if len(models) == 1 and models[0].network.claims:
         from .reconcile_sheet import write_reconciliation
         write_reconciliation(writer, models[0])
+    write_spec_sheet(writer.book, [EmbeddedSpec(m.sheet, m.network.preset, m.network.text) for m in models])
     writer.close()
     return models

@@ -9,6 +9,8 @@ from __future__ import annotations
 import yaml
 
 MAX_DEPTH = 50
+# Excel's numbers end near 1E+308; Python also refuses to convert integers of more than 4300 digits.
+MAX_INTEGER_LENGTH = 400
 
 
 class LineDict(dict):
@@ -44,7 +46,8 @@ class _Loader(yaml.SafeLoader):
         try:
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark
-                raise YamlError(mark.line + 1, f"YAML nested deeper than {MAX_DEPTH} levels")
+                raise YamlError(mark.line + 1, f"YAML nested deeper than {MAX_DEPTH} levels: "
+                                               "a spec needs only a few levels, so remove the extra nesting")
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -59,7 +62,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if not isinstance(key, (str, int, float, bool)) or key is None:
-            raise YamlError(line, f"mapping key {key!r} is not a plain name")
+            raise YamlError(line, f"mapping key {key!r} is not a plain name: use a name or a number as the key")
         if key in mapping:
             raise YamlError(line, f"duplicate key {key!r} (first at line {mapping.key_lines[key]}): "
                                   "remove one of them")
@@ -75,20 +78,94 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     return items
 
 
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    if len(node.value) > MAX_INTEGER_LENGTH:
+        raise YamlError(node.start_mark.line + 1,
+                        f"a number of {len(node.value)} characters is too long: Excel's numbers end "
+                        "near 1E+308, so write a smaller number")
+    return loader.construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
+def _fast_loader():
+    """Return _Loader's composer and constructors over libyaml's C parser, or None without libyaml.
+
+    The C parser reads the text several times faster than PyYAML's Python scanner
+    and parser; the Python composer above it keeps the alias and depth checks.
+    """
+    try:
+        from yaml._yaml import CParser
+    except ImportError:
+        return None
+
+    class FastLoader(CParser, _Loader):
+        # CParser composes nodes in C; these Python methods compose them from its events instead.
+        get_single_node = yaml.composer.Composer.get_single_node
+        compose_document = yaml.composer.Composer.compose_document
+        check_node = yaml.composer.Composer.check_node
+        get_node = yaml.composer.Composer.get_node
+
+        def __init__(self, stream):
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    return FastLoader
+
+
+_FastLoader = _fast_loader()
+
+
 def load(text: str):
     """Parse one YAML document into LineDict, LineList and plain scalars."""
+    if _FastLoader is not None:
+        try:
+            return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - the constructors are _Loader's
+        except Exception:  # noqa: BLE001 - the Python loader below raises the error with its message
+            pass
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else None
-        raise YamlError(line, f"invalid YAML: {error.problem or error}") from error
+        # At the end of the file PyYAML points past the last line; name the last line instead.
+        line = min(mark.line + 1, max(len(text.splitlines()), 1)) if mark else None
+        raise YamlError(line, f"invalid YAML: {_describe(error)}") from error
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        raise YamlError(line, f"invalid YAML: the character U+{error.character:04X} is not "
+                              "allowed in YAML: remove it") from error
     except yaml.YAMLError as error:
         raise YamlError(None, f"invalid YAML: {error}") from error
+
+
+def _describe(error: yaml.MarkedYAMLError) -> str:
+    """Return what PyYAML found wrong, with how to fix it."""
+    problem = error.problem or str(error)
+    if error.context and problem.startswith("but "):
+        problem = f"{error.context}, {problem}"
+    if isinstance(error, yaml.constructor.ConstructorError):
+        return f"{problem}: remove the tag, as specs hold plain values"
+    if "another document" in problem:
+        return f"{problem}: keep one spec per file and remove the second '---' document"
+    return f"{problem}: check the indentation (spaces, not tabs), brackets and quotes on this line"
+
+
+def node_at(document, path: tuple):
+    """Return the node at ``path`` (keys and list indexes), or None when it does not exist."""
+    node = document
+    for step in path:
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        else:
+            return None
+    return node
 
 
 def line_of(document, path: tuple) -> int | None:
