@@ -1,8 +1,8 @@
 """A network computed once: every layer's closed forms and its values at the defaults, kept per network.
 
 The workbook, the report, the reconciliation, the comparison and the check at
-load time all need the same numbers and closed forms; computing them once per
-network makes a build's cost grow linearly with the number of layers.
+load time all need the same numbers and closed forms. Computing them once per
+network keeps a build's cost linear in the number of layers.
 
 Closed forms are evaluated with the templates of ``flopsheet.programs`` over
 ``flopsheet.polynomial``'s arithmetic, which keeps them expanded and collected
@@ -60,7 +60,7 @@ _RESULTS: dict[int, tuple[weakref.ref, dict[str, object]]] = {}
 def memoized(network: Network, name: str, function: Callable[[Network], object]):
     """Return ``function(network)``, computed on the first call with this network object and ``name``.
 
-    Networks are immutable, so a result stays valid while the network exists; it
+    Networks are immutable, so a result stays valid while the network exists. It
     is dropped when the network is garbage collected, before its id can be reused.
     """
     key = id(network)
@@ -164,8 +164,8 @@ class _Analyser:
         forms: list[Row] = []
         reference: set[int] = set()
         # A layer's rows depend only on its template, its hyperparameters and the producer cells it
-        # reads; layers that agree on all three share their rows. Keys hold the objects themselves,
-        # which keeps them alive, so no id in a key is reused.
+        # reads, so layers that agree on all three share their rows. The keys contain the objects
+        # themselves, which keeps them alive, so no id in a key is reused.
         computed: dict[tuple, tuple[Row, Row, bool]] = {}
         for index, layer in enumerate(self.network.layers):
             template = programs.layer_template(layer, self.mode)

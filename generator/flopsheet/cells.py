@@ -27,6 +27,8 @@ def layer_cells(layer: Layer, mode: str) -> dict[str, Expr | None]:
     ``C_out`` of ops with editable channels is a constant (a ``Num``); a cell is
     None where the row has no such value (the input layer has no ``C_in``).
     """
+    # NOTE: programs.layer_template reuses these cells for every layer that agrees on the fields
+    # read here (its cache key), so a new Layer field read here belongs in that key too.
     op = layer.op
     cells: dict[str, Expr | None] = {}
     if layer.inputs:

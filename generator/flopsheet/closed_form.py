@@ -185,11 +185,11 @@ def _format_linear(coefficient: dict, names: tuple[str, ...], constant: tuple[in
         if denominator != 1:
             printed += f"/{denominator}"
         if value == 1:
-            shown = name
+            term = name
         elif value == -1:
-            shown = "-" + name
+            term = "-" + name
         else:
-            shown = f"{_rational(value)}·{name}"
-        keyed.append(((1, printed), shown))
+            term = f"{_rational(value)}·{name}"
+        keyed.append(((1, printed), term))
     keyed.sort(key=lambda item: item[0])
-    return _join([shown for _, shown in keyed]), len(keyed)
+    return _join([term for _, term in keyed]), len(keyed)

@@ -49,7 +49,7 @@ def shared_values(network: Network, inputs: Mapping[str, object], backend: expr.
 
 def evaluate_layer(network: Network, layer: Layer, cells: Mapping[str, expr.Expr | None],
                    shared: Mapping[str, object], by_name: Mapping[str, Row], backend: expr.Backend) -> Row:
-    """Evaluate one layer's value cells; ``by_name`` holds the rows of the layers it reads."""
+    """Evaluate one layer's value cells; ``by_name`` contains the rows of the layers it reads."""
     env = dict(shared)
     for name, value in layer.hyper.items():
         env[name] = value if backend is expr.NUMBERS else sympy.Rational(value.numerator, value.denominator)

@@ -14,7 +14,8 @@ from fractions import Fraction
 MAX_DIGITS = 15
 LARGEST = Fraction("9.99999999999999e307")
 _LARGEST_WHOLE = LARGEST.numerator
-_SMALLEST_LONG = 10 ** MAX_DIGITS
+# Whole numbers below this have at most 15 digits, so none of them has more significant digits than Excel keeps.
+_MIN_16_DIGITS = 10 ** MAX_DIGITS
 
 # Number literals as the expression grammar reads them (expr._TOKEN).
 _LITERAL = re.compile(r"\d+(?:\.\d*)?|\.\d+")
@@ -53,8 +54,8 @@ def beyond_precision(value) -> bool:
     if value.denominator != 1:
         return False
     numerator = abs(value.numerator)
-    # Below 10^15 a whole number has at most 15 digits; this skips the text for almost every cell.
-    return numerator >= _SMALLEST_LONG and significant_digits(str(numerator)) > MAX_DIGITS
+    # Comparing with _MIN_16_DIGITS first skips the conversion to text for almost every cell.
+    return numerator >= _MIN_16_DIGITS and significant_digits(str(numerator)) > MAX_DIGITS
 
 
 def too_large(value) -> bool:

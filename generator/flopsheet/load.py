@@ -670,6 +670,9 @@ class _Builder:
         return full_name
 
 
+# One Fraction per default, shared by every layer that keeps it (memory of very deep networks).
+_HYPERPARAMETER_DEFAULTS = {name: Fraction(default) for name, default in HYPERPARAMETERS.items()}
+
 _RULE_NAMES = {"C_in", "H_in", "W_in", "C_out", "H_out", "W_out", "n_inputs", "H_ref", "W_ref",
                *HYPERPARAMETERS}
 
@@ -769,8 +772,8 @@ class _LayerReader:
             return None
 
         op = REGISTRY[label] if label in REGISTRY else REGISTRY[op_name]
-        values = {name: hyper.get(name, Fraction(default)) for name, default in
-                  ((n, d) for n, d in HYPERPARAMETERS.items() if n in op.hyperparameters)}
+        values = {name: hyper.get(name, default) for name, default in
+                  ((n, d) for n, d in _HYPERPARAMETER_DEFAULTS.items() if n in op.hyperparameters)}
         return Layer(name=full_name, op=op, inputs=inputs, hyper=values, out_channels=out_channels,
                      size_of=size_of, feedback_of=self._feedback_of(), block=self.scope.label if entry.block is None else entry.block,
                      repeat=self.scope.repeat if entry.repeat is None else self._repeat(),

@@ -168,12 +168,12 @@ class Polynomial:
         terms: dict[Monomial, Number] = {}
         for monomial, coefficient in self.terms.items():
             term = coefficient
-            kept = list(monomial)
+            exponents = list(monomial)
             for index in positions:
                 if monomial[index]:
                     term = term * values[self.names[index]] ** monomial[index]
-                    kept[index] = 0
-            key = tuple(kept)
+                    exponents[index] = 0
+            key = tuple(exponents)
             total = terms.get(key, 0) + term
             if total:
                 terms[key] = exact(total)

@@ -2,9 +2,9 @@
 
 A deep network repeats a few layer structures many times. ``layer_template``
 builds the cells of one layer with ``cells.layer_cells`` and renames the
-producer references (``@conv1.C_out``) by position (``@0.C_out`` for the first
-input, ``@1.C_out`` for the second, and so on, with ``size_of`` last), so the
-result serves every layer with the same op, shape mode, producer pattern,
+producer references (``@conv1.C_out``) by position: ``@0.C_out`` for the first
+input, ``@1.C_out`` for the second, and so on, with ``size_of`` last. The
+result then serves every layer with the same op, shape mode, producer pattern,
 repeat, weight sharing, output channels and typed-over values. Each template
 keeps its cells compiled into Python closures over the polynomial arithmetic of
 ``flopsheet.polynomial``, and its Excel formulas split into text and cell slots.
@@ -28,7 +28,7 @@ _TEMPLATES: dict[tuple, Template] = {}
 Compiled = Callable[[dict], object]
 _FUNCTIONS = {"floor": polynomial.floor, "ceil": polynomial.ceil, "min": polynomial.minimum,
               "max": polynomial.maximum, "select": polynomial.select}
-# Separates the text of a formula from its cell slots; an Excel formula of flopsheet holds no NUL.
+# Separates the text of a formula from its cell slots, because no formula that flopsheet writes contains NUL.
 _SLOT = "\x00"
 
 
@@ -42,7 +42,7 @@ def layer_template(layer: Layer, mode: str) -> Template:
     names = producers(layer)
     # Which positions repeat an earlier producer: from: [a, a] and from: [a, b] need different templates.
     pattern = tuple(names.index(name) for name in names)
-    # NOTE: the key must hold every Layer field that layer_cells reads, except the producer names.
+    # NOTE: the key must contain every Layer field that layer_cells reads, except the producer names.
     key = (id(layer.op), mode, pattern, layer.size_of is not None, layer.repeat, layer.share_weights,
            layer.out_channels, tuple(layer.fixed_values.items()), tuple(layer.hyper))
     template = _TEMPLATES.get(key)
@@ -80,7 +80,7 @@ class Template:
                  by_name: Mapping[str, Mapping[str, object]]) -> dict[str, object]:
         """Return the row's values over polynomial arithmetic, from the producers' values in ``by_name``.
 
-        ``shared`` holds the conventions and the inputs. Raises ExpressionError,
+        ``shared`` contains the conventions and the inputs. Raises ExpressionError,
         ArithmeticError, KeyError or TypeError where the reference evaluation in
         ``compute`` has the exact error message.
         """
@@ -101,9 +101,9 @@ class Template:
         """Return a cell's Excel formula as text pieces and, per slot between them, the producer
         position (None for the row itself) and the column letter of the cell it refers to.
 
-        ``columns`` gives the sheet column of each name; names in ``own`` refer to
-        the row's own cells, names of producer cells to the producers' rows, and
-        any other name (an input or a convention) stays a defined name.
+        ``columns`` gives the sheet column of each name. Names in ``own`` refer to
+        the row's own cells and names of producer cells to the producers' rows.
+        Any other name (an input or a convention) stays a defined name.
         """
         key = (column, id(columns))
         found = self._formulas.get(key)

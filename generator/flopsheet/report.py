@@ -130,7 +130,8 @@ def write_model_report(report: ModelReport, folder: Path) -> list[Path]:
     env = environment()
     chart = folder / f"{report.name}.png"
     what = "block" if report.blocks else "layer"
-    write_chart(report.chart_labels, report.chart_gmacs, chart, f"{report.title}: MACs by {what}")
+    title = f"{report.title}: MACs by {what}" + (f" ({report.chart_note})" if report.chart_note else "")
+    write_chart(report.chart_labels, report.chart_gmacs, chart, title)
     markdown = env.get_template("report.md.j2").render(m=report, chart=chart.name)
     md_path = folder / f"{report.name}.md"
     md_path.write_text(markdown, encoding="utf-8")

@@ -10,6 +10,12 @@ from .closed_form import format_closed_form
 from .compute import blocks, evaluate, polynomial_forms, total
 from .network import Network
 
+# The PDF lists at most this many layers: Typst needs about 0.15 MB of memory per table row
+# (10,000 rows took 300 pages and 1.6 GB), and the workbook and the Markdown list all layers.
+PDF_MAX_LAYERS = 200
+# The chart shows at most this many bars, the ones with the most MACs, so it fits on a page.
+MAX_CHART_BARS = 30
+
 
 def count(value) -> str:
     """Format a count with thousands separators, keeping up to three decimals when not whole."""
@@ -62,18 +68,18 @@ class ModelReport:
     claims: int = 0
     mismatches: list = ()
     conventions_note: str = ""
+    # The layers the PDF lists (the first PDF_MAX_LAYERS), and a sentence saying so when it omits some.
+    pdf_layers: list[Row] = ()
+    pdf_layers_note: str = ""
+    # Why the chart shows fewer bars than there are blocks (or layers), or "".
+    chart_note: str = ""
 
 
 def model_report(network: Network) -> ModelReport:
     """Compute a network at its defaults and format what its report shows."""
     values = evaluate(network)
     forms = polynomial_forms(network)
-    layer_rows = [
-        Row(layer.name, layer.label, _shape(value), count(value["MACs"]), count(value["Params"]),
-            format_closed_form(form["MACs"]), format_closed_form(form["Params"]),
-            float(value["MACs"]) / 1e9)
-        for layer, value, form in zip(network.layers, values, forms)
-    ]
+    layer_rows = _layer_rows(network, values, forms)
     block_rows = []
     for run in blocks(network):
         span = range(run.first, run.last + 1)
@@ -84,6 +90,11 @@ def model_report(network: Network) -> ModelReport:
                               format_closed_form(sum(forms[i]["Params"] for i in span)),
                               float(macs) / 1e9))
     chart_source = block_rows if block_rows else [r for r in layer_rows if r.gmacs > 0]
+    chart_source, chart_note = _chart_rows(chart_source, "blocks" if block_rows else "layers")
+    pdf_layers_note = ""
+    if len(layer_rows) > PDF_MAX_LAYERS:
+        pdf_layers_note = (f"This table lists the first {PDF_MAX_LAYERS:,} of the {len(layer_rows):,} layers. "
+                           "The workbook and the Markdown report list all of them.")
     from .reconcile import reconcile
     results = reconcile(network)
     mismatches = [r for r in results if r.status == "mismatch"]
@@ -104,7 +115,32 @@ def model_report(network: Network) -> ModelReport:
         chart_gmacs=[r.gmacs for r in chart_source],
         claims=len(results), mismatches=mismatches,
         conventions_note=_conventions_note(network, macs_total),
+        pdf_layers=layer_rows[:PDF_MAX_LAYERS], pdf_layers_note=pdf_layers_note, chart_note=chart_note,
     )
+
+
+def _layer_rows(network: Network, values, forms) -> list[Row]:
+    # Layers with equal values share one row object, so each distinct row is formatted once.
+    formatted: dict[tuple[int, int], tuple] = {}
+    rows = []
+    for layer, value, form in zip(network.layers, values, forms):
+        texts = formatted.get((id(value), id(form)))
+        if texts is None:
+            texts = formatted[(id(value), id(form))] = (
+                _shape(value), count(value["MACs"]), count(value["Params"]),
+                format_closed_form(form["MACs"]), format_closed_form(form["Params"]),
+                float(value["MACs"]) / 1e9)
+        rows.append(Row(layer.name, layer.label, *texts))
+    return rows
+
+
+def _chart_rows(rows: list[Row], kind: str) -> tuple[list[Row], str]:
+    """Return the MAX_CHART_BARS rows with the most MACs in their order, and a note when rows are left out."""
+    if len(rows) <= MAX_CHART_BARS:
+        return rows, ""
+    largest = sorted(range(len(rows)), key=lambda i: -rows[i].gmacs)[:MAX_CHART_BARS]
+    note = f"the {MAX_CHART_BARS} of {len(rows):,} {kind} with the most MACs"
+    return [rows[i] for i in sorted(largest)], note
 
 
 def _conventions_note(network: Network, macs_total) -> str:

@@ -8,6 +8,7 @@ file, file previews) show the cached value, and XlsxWriter stores 0 without one.
 from __future__ import annotations
 
 import datetime
+import itertools
 import logging
 from dataclasses import dataclass
 from fractions import Fraction
@@ -187,10 +188,11 @@ class WorkbookWriter:
         sheet.write_string(row, COL["Params closed form"], total_params_form, self.subtotal_text)
         self._write_flops_row(sheet, row, macs_total * network.conventions["flops_per_mac"])
         self._column_widths(sheet)
-        cells = [(rows[layer.name], column, value[column]) for layer, value in zip(network.layers, values)
-                 for column in VALUE_COLUMNS]
+        # A generator: a list of every cell would take tens of MB at 50,000 layers.
+        cells = ((rows[layer.name], column, value[column]) for layer, value in zip(network.layers, values)
+                 for column in VALUE_COLUMNS)
         _warn_rounded_cells(Path(self.book.filename).name, sheet_name,
-                            cells + [(row, "MACs", macs_total), (row, "Params", params_total)])
+                            itertools.chain(cells, [(row, "MACs", macs_total), (row, "Params", params_total)]))
         return ModelSheet(network, sheet_name, row, block_rows, macs_total, params_total,
                           total_macs_form, total_params_form, block_values, rows)
 

@@ -95,7 +95,7 @@ def _fast_loader():
     """Return _Loader's composer and constructors over libyaml's C parser, or None without libyaml.
 
     The C parser reads the text several times faster than PyYAML's Python scanner
-    and parser; the Python composer above it keeps the alias and depth checks.
+    and parser, and the Python composer above it keeps the alias and depth checks.
     """
     try:
         from yaml._yaml import CParser
