@@ -1,4 +1,4 @@
-"""Op rules against hand-computed cases. Costs are MACs for one image; bias excluded unless said."""
+"""Op rules against hand-computed cases. Costs are MACs for one image, without bias unless a test states otherwise."""
 
 import sympy
 import pytest

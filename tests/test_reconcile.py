@@ -55,7 +55,7 @@ def test_folded_constant(tmp_path):
 
 
 def test_arithmetic_slip_in_own_terms(tmp_path):
-    # The terms add up to 1728·h·w + 64·h·w = 1792·h·w, the stated result says 1892.
+    # The terms add up to 1728·h·w + 64·h·w = 1792·h·w, but the stated result is 1892.
     result = results(tmp_path, """
   - {name: stage, kind: macs, block: stage, value: "1892*h*w", terms: "h*w*64*3*3*3 + h*w*64"}
 """)["stage"]

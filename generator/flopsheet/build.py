@@ -5,11 +5,12 @@ A failed build therefore leaves the output folder as it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from .errors import OutputError
 from .network import Network
@@ -31,8 +32,9 @@ def prepare_output(folder: Path) -> None:
         raise OutputError(f"{folder}: the output folder is not writable: choose another with -o")
 
 
-def build_all(networks: Sequence[Network], folder: Path, reports: bool = True) -> list[Path]:
-    """Write a workbook (and a report) per network, plus a comparison when there are several."""
+@contextlib.contextmanager
+def staged(folder: Path) -> Iterator[Path]:
+    """Yield a staging folder inside ``folder``; remove it afterwards, whatever happened."""
     prepare_output(folder)
     try:
         staging = Path(tempfile.mkdtemp(prefix=".flopsheet-", dir=folder))
@@ -40,6 +42,14 @@ def build_all(networks: Sequence[Network], folder: Path, reports: bool = True) -
         raise OutputError(f"{folder}: cannot write in the output folder: {error.strerror}: "
                           "choose another output path with -o") from None
     try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_all(networks: Sequence[Network], folder: Path, reports: bool = True) -> list[Path]:
+    """Write a workbook (and a report) per network, plus a comparison when there are several."""
+    with staged(folder) as staging:
         for network in networks:
             write_workbook([network], staging / f"{network.name}.xlsx", network.title)
             if reports:
@@ -48,25 +58,14 @@ def build_all(networks: Sequence[Network], folder: Path, reports: bool = True) -
             from .comparison import write_comparison
             write_comparison(networks, staging, reports=reports)
         return _move_into_place(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
 
 
 def build_reports(networks: Sequence[Network], folder: Path) -> list[Path]:
     """Write each network's report (Markdown, chart and PDF) without a workbook, staged as build_all does."""
-    prepare_output(folder)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=".flopsheet-", dir=folder))
-    except OSError as error:
-        raise OutputError(f"{folder}: cannot write in the output folder: {error.strerror}: "
-                          "choose another output path with -o") from None
-    try:
+    with staged(folder) as staging:
         for network in networks:
             write_model_report(model_report(network), staging)
         return _move_into_place(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _move_into_place(staging: Path, folder: Path) -> list[Path]:

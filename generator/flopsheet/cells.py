@@ -24,8 +24,8 @@ def ref(layer: str, column: str) -> Name:
 def layer_cells(layer: Layer, mode: str) -> dict[str, Expr | None]:
     """Return each value cell of the layer's row as an expression, in evaluation order.
 
-    ``C_out`` of ops with editable channels is a constant (a ``Num``); a cell is
-    None where the row has no such value (the input layer has no ``C_in``).
+    ``C_out`` of ops with editable channels is a constant (a ``Num``). A cell is
+    None where the row has no such value, as the input layer has no ``C_in``.
     """
     # NOTE: programs.layer_template reuses these cells for every layer that agrees on the fields
     # read here (its cache key), so a new Layer field read here belongs in that key too.
@@ -69,7 +69,7 @@ def layer_cells(layer: Layer, mode: str) -> dict[str, Expr | None]:
 
 
 def is_constant(cell: Expr | None) -> bool:
-    """Tell whether a cell holds a constant rather than a formula."""
+    """Tell whether a cell contains a constant rather than a formula."""
     return isinstance(cell, Num)
 
 

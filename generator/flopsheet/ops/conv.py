@@ -47,9 +47,9 @@ def _transposed_shape(mode: str):
             (W_in - 1) * stride_w - 2 * pad_w + dilation_w * (k_w - 1) + out_pad_w + 1)
 
 
-# Charged at input resolution, each input element meets every weight of its group
-# once (the multiplies actually done); at output resolution, like a convolution
-# producing the output, which is stride_h·stride_w times more.
+# At input resolution each input element meets every weight of its group once, which
+# is the multiplies actually done. At output resolution the layer is charged like a
+# convolution producing the output, which is stride_h·stride_w times more.
 _positions = deconv_at_output * H_out * W_out + (1 - deconv_at_output) * H_in * W_in
 
 conv_transpose2d = register(Op(

@@ -1,10 +1,10 @@
 """Pooling: max_pool2d, avg_pool2d, adaptive_avg_pool and global_avg_pool.
 
 Pooling has no parameters. Its cost is a weighted sum of three counts, so each
-tool's rule is a choice of weights: ``pool_window_ops`` per output element and
-window element (the reference notes' rule: 2 x 2 stride-2 pooling then costs one
-operation per input element), ``pool_input_ops`` per input element and
-``pool_output_ops`` per output element. Average pooling of every kind adds
+tool's rule is a choice of weights. ``pool_window_ops`` is charged per output
+element and window element; with it, 2 x 2 stride-2 pooling costs one operation
+per input element, as the notes preset counts. ``pool_input_ops`` is charged per
+input element and ``pool_output_ops`` per output element. Average pooling of every kind adds
 ``avg_output_ops`` per output element (the division). Adaptive and global
 average pooling cost ``global_pool_ops`` per input element instead of the
 window terms, because their window depends on the input size.

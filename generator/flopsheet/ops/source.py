@@ -2,9 +2,9 @@
 
 Neither has a cost or parameters. The input is C_out channels (editable) of
 size h x w. A feedback source stands for a later layer's output at the previous
-time step of a recurrent network: its channels and its size relative to the
+time step of a recurrent network. Its channels and its size relative to the
 input (``scale``) are stated, not read from that layer, so the workbook has no
-circular reference; loading checks that they agree with the layer at the defaults.
+circular reference. Loading checks that they agree with the layer at the defaults.
 """
 
 from __future__ import annotations
